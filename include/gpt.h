@@ -1,0 +1,113 @@
+// gpt.h: the public API of libgpt, a small GPT-2 inference engine for CPUs.
+//
+//   char err[GPT_ERR_LEN];
+//   gpt_model *m;
+//   if (gpt_model_open(&m, "models/shakespeare.gguf", err) != 0) { puts(err); return 1; }
+//   gpt_context *ctx;
+//   if (gpt_context_new(&ctx, m, 0, 0, err) != 0) { ... }
+//   int32_t ids[256];
+//   int n = gpt_tokenize(m, "ROMEO:", 6, false, ids, 256);
+//   const float *logits = gpt_eval(ctx, ids, n, false, err);   // [n_vocab]
+//   gpt_sampler *s = gpt_sampler_new(&(gpt_sampler_params){ .temp = 0.8f, .top_k = 40, .seed = 1 });
+//   int32_t next = gpt_sample(s, logits, gpt_n_vocab(m), ids, n);
+//   ... gpt_sampler_free(s); gpt_context_free(ctx); gpt_model_free(m);
+//
+// Every function that can fail returns non-zero (or NULL) and writes a
+// one-line message naming the file and the field into err (GPT_ERR_LEN bytes).
+#ifndef GPT_H
+#define GPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GPT_VERSION "0.1.0"
+#define GPT_ERR_LEN 512
+
+typedef struct gpt_model gpt_model;
+typedef struct gpt_context gpt_context;
+typedef struct gpt_sampler gpt_sampler;
+
+typedef struct {
+    int n_vocab;    // V
+    int n_ctx;      // maximum positions (rows of position_embd)
+    int n_embd;     // C
+    int n_head;     // NH, C % NH == 0
+    int n_layer;    // L
+    int n_ff;       // F, hidden width of the MLP (4C in GPT-2)
+    float ln_eps;   // LayerNorm epsilon
+    bool gelu_erf;  // true: exact erf GELU (nanoGPT); false: tanh approximation (GPT-2)
+    int eos_id;     // <|endoftext|>, or -1
+} gpt_hparams;
+
+// ---- models ----------------------------------------------------------------
+
+// Open a model: a GGUF file (mapped, zero-copy), a Hugging Face GPT-2
+// directory (config.json, model.safetensors, vocab.json, merges.txt) or an
+// llm.c checkpoint (gpt2_124M.bin with gpt2_tokenizer.bin beside it).
+int gpt_model_open(gpt_model **out, const char *path, char *err);
+void gpt_model_free(gpt_model *m);
+const gpt_hparams *gpt_model_hparams(const gpt_model *m);
+int gpt_n_vocab(const gpt_model *m);
+
+// ---- tokenizer -------------------------------------------------------------
+
+// Tokenize len bytes of text with GPT-2's byte-level BPE. With
+// allow_special, the literal "<|endoftext|>" becomes its special id;
+// otherwise it is ordinary text. Writes at most max_ids ids and returns the
+// total count (which may exceed max_ids: call again with a larger buffer).
+// Returns -1 on allocation failure.
+int gpt_tokenize(gpt_model *m, const char *text, size_t len, bool allow_special,
+                 int32_t *ids, int max_ids);
+// The exact bytes of one token (not NUL-terminated); NULL for an invalid id.
+const char *gpt_token_bytes(const gpt_model *m, int32_t id, size_t *len);
+
+// ---- evaluation --------------------------------------------------------------
+
+// A context holds the KV cache and scratch for one sequence, allocated once.
+// n_ctx 0 means the model's context length; n_threads 0 means one per
+// physical core.
+int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, char *err);
+void gpt_context_free(gpt_context *ctx);
+int gpt_context_n_past(const gpt_context *ctx);
+int gpt_context_n_ctx(const gpt_context *ctx);
+// Forget the sequence (the KV cache is reused from position 0).
+void gpt_context_reset(gpt_context *ctx);
+
+// Append n tokens at the current position and run the transformer over them
+// as one batch. Returns the logits of the last token [n_vocab], or with
+// all_logits those of every token [n, n_vocab] row-major; the pointer is valid
+// until the next call. Returns NULL (and fills err) on an invalid id or when
+// the tokens do not fit in the context.
+const float *gpt_eval(gpt_context *ctx, const int32_t *ids, int n, bool all_logits, char *err);
+
+// ---- sampling ----------------------------------------------------------------
+
+typedef struct {
+    float temp;            // 0: greedy (argmax)
+    int top_k;             // 0: off
+    float top_p;           // 1: off
+    float min_p;           // 0: off
+    float repeat_penalty;  // 1: off
+    int repeat_last_n;     // tokens of history the penalty looks at
+    uint64_t seed;
+} gpt_sampler_params;
+
+gpt_sampler *gpt_sampler_new(const gpt_sampler_params *p);
+void gpt_sampler_free(gpt_sampler *s);
+// Pick the next id from logits [n_vocab]; history is the sequence so far.
+int32_t gpt_sample(gpt_sampler *s, const float *logits, int n_vocab,
+                   const int32_t *history, int n_history);
+// The probabilities the last gpt_sample call drew from (after penalties and
+// temperature, before truncation), sorted descending: fills up to k ids and
+// probabilities and returns how many.
+int gpt_sampler_top(const gpt_sampler *s, int k, int32_t *ids, float *probs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

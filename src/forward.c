@@ -1,0 +1,315 @@
+// forward.c: the GPT-2 transformer over a batch of tokens, with a KV cache.
+//
+//   x = wte[id] + wpe[pos]                                  (T, C)
+//   for each layer:
+//     qkv = LN1(x) @ Wqkv + b                               (T, 3C)
+//     K, V cache rows [pos] = k, v
+//     a = softmax(q K^T / sqrt(hd), causal) V  per head     (T, C)
+//     x += a @ Wo + b
+//     x += GELU(LN2(x) @ Wup + b) @ Wdown + b                (T, F) -> (T, C)
+//   logits = LNf(x) @ Wout                                  (rows needed, V)
+//
+// It calls kernels and the thread pool; every hot loop lives in kernels/.
+// All memory is allocated once, in gpt_context_new.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "model.h"
+#include "threads.h"
+#include "util.h"
+
+#define MAX_BATCH 256  // tokens evaluated per pass; longer inputs go in chunks
+
+struct gpt_context {
+    gpt_model *m;
+    const kernel_table *k;
+    thread_pool *pool;
+    int n_ctx, n_past, batch;
+    float *k_cache, *v_cache;  // (L, n_ctx, C) each
+    float *x;                  // (B, C) residual stream
+    float *xn;                 // (B, C) normalised input of a matmul, or its output
+    float *qkv;                // (B, 3C)
+    float *att;                // (B, C) attention output before the projection
+    float *ffn;                // (B, F)
+    float *scores;             // (n_threads, n_ctx) attention weights per thread
+    void *xq;                  // (B, max(C, F) / 32) Q8_0 blocks: activations for quantized weights
+    float *logits;             // (logits_cap, V)
+    int logits_cap;
+    float *arena;              // the one allocation behind the F32 buffers above
+};
+
+// ---- a matrix product as one parallel step -------------------------------------
+
+typedef struct {
+    const kernel_table *k;
+    matmul_fn fn;
+    float *out;
+    int ldo;
+    const float *x;
+    int ldx;
+    const void *xq;
+    const gpt_matrix *w;
+    const float *bias;    // (N) or NULL
+    float *resid;         // when set: resid += x W^T + b, with out as scratch of the same shape
+    int gelu;             // 0 none, 1 tanh, 2 erf
+    int T;
+} matmul_task;
+
+static void matmul_worker(void *arg, int ith, int nth) {
+    matmul_task *mt = arg;
+    int n0, n1;
+    pool_split(mt->w->rows, ith, nth, 48, &n0, &n1);
+    if (n0 >= n1) return;
+    int T = mt->T, cols = n1 - n0;
+    if (!mt->resid) {
+        mt->fn(mt->out, mt->ldo, mt->x, mt->ldx, mt->xq, mt->w->data, mt->w->row_bytes, T, mt->w->cols, n0, n1);
+        for (int t = 0; t < T; t++) {
+            float *o = mt->out + (size_t)t * mt->ldo + n0;
+            if (mt->bias) add_bias_row(o, mt->bias + n0, cols);
+            if (mt->gelu) gelu_row(o, cols, mt->gelu == 2);
+        }
+        return;
+    }
+    // residual form: the product lands in scratch, then this thread adds its
+    // own columns into the residual stream
+    mt->fn(mt->out, mt->ldo, mt->x, mt->ldx, mt->xq, mt->w->data, mt->w->row_bytes, T, mt->w->cols, n0, n1);
+    for (int t = 0; t < T; t++) {
+        float *o = mt->out + (size_t)t * mt->ldo + n0;
+        if (mt->bias) add_bias_row(o, mt->bias + n0, cols);
+        add_bias_row(mt->resid + (size_t)t * mt->ldo + n0, o, cols);
+    }
+}
+
+typedef struct {
+    const kernel_table *k;
+    const float *x;
+    int ldx, K, T;
+    block_q8_0 *xq;
+} quant_task;
+
+static void quant_worker(void *arg, int ith, int nth) {
+    quant_task *q = arg;
+    int t0, t1;
+    pool_split(q->T, ith, nth, 1, &t0, &t1);
+    for (int t = t0; t < t1; t++) q->k->quantize_row_q8_0(q->x + (size_t)t * q->ldx, q->xq + (size_t)t * (q->K / QK), q->K);
+}
+
+// out (T, N) = x (T, K) @ W^T + bias, then GELU or a residual add.
+static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx, const gpt_matrix *w,
+                   const float *bias, float *resid, int gelu, int T) {
+    matmul_task mt = {c->k, c->k->matmul[w->type], out, ldo, x, ldx, NULL, w, bias, resid, gelu, T};
+    if (!mt.fn) mt.fn = kernels_scalar.matmul[w->type];
+    if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
+        quant_task q = {c->k, x, ldx, w->cols, T, c->xq};
+        pool_run(c->pool, quant_worker, &q);
+        mt.xq = c->xq;
+    }
+    pool_run(c->pool, matmul_worker, &mt);
+}
+
+// ---- LayerNorm over rows ---------------------------------------------------------
+
+typedef struct {
+    float *out;
+    const float *x;
+    const float *w, *b;
+    int C, T;
+    float eps;
+} ln_task;
+
+static void layernorm_worker(void *arg, int ith, int nth) {
+    ln_task *lt = arg;
+    int t0, t1;
+    pool_split(lt->T, ith, nth, 1, &t0, &t1);
+    for (int t = t0; t < t1; t++)
+        layernorm_row(lt->out + (size_t)t * lt->C, lt->x + (size_t)t * lt->C, lt->w, lt->b, lt->C, lt->eps);
+}
+
+static void layernorm(gpt_context *c, float *out, const float *x, const float *w, const float *b, int T) {
+    ln_task lt = {out, x, w, b, c->m->hp.n_embd, T, c->m->hp.ln_eps};
+    if (T == 1) layernorm_worker(&lt, 0, 1);  // one row: not worth waking the pool
+    else pool_run(c->pool, layernorm_worker, &lt);
+}
+
+// ---- causal self-attention ----------------------------------------------------------
+
+typedef struct {
+    gpt_context *c;
+    int layer, T, pos0;
+} attn_task;
+
+// One (token, head) pair: scores over positions 0..pos, softmax, weighted sum
+// of the cached values.
+static void attend(gpt_context *c, const float *kc, const float *vc, const float *q, float *out, float *s,
+                   int pos, int hd, int C) {
+    const kernel_table *k = c->k;
+    float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
+    for (int p = 0; p <= pos; p++) {
+        s[p] = k->dot_f32(q, kc + (size_t)p * C, hd) * scale;
+        if (s[p] > max) max = s[p];
+    }
+    float sum = 0.0f;
+    for (int p = 0; p <= pos; p++) {
+        s[p] = expf(s[p] - max);
+        sum += s[p];
+    }
+    float inv = 1.0f / sum;
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int p = 0; p <= pos; p++) k->axpy_f32(out, s[p] * inv, vc + (size_t)p * C, hd);
+}
+
+static void attention_worker(void *arg, int ith, int nth) {
+    attn_task *at = arg;
+    gpt_context *c = at->c;
+    int C = c->m->hp.n_embd, NH = c->m->hp.n_head, hd = C / NH;
+    size_t layer_off = (size_t)at->layer * c->n_ctx * C;
+    float *s = c->scores + (size_t)ith * c->n_ctx;
+    int lo, hi;
+    pool_split(at->T * NH, ith, nth, 1, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        int t = i / NH, h = i % NH;
+        const float *q = c->qkv + (size_t)t * 3 * C + h * hd;
+        attend(c, c->k_cache + layer_off + h * hd, c->v_cache + layer_off + h * hd, q,
+               c->att + (size_t)t * C + h * hd, s, at->pos0 + t, hd, C);
+    }
+}
+
+// ---- the layers ---------------------------------------------------------------------
+
+static void embed(gpt_context *c, const int32_t *ids, int T) {
+    const gpt_model *m = c->m;
+    int C = m->hp.n_embd;
+    float *row = c->xn;  // scratch for the position row
+    for (int t = 0; t < T; t++) {
+        float *x = c->x + (size_t)t * C;
+        const gpt_matrix *te = &m->token_embd, *pe = &m->position_embd;
+        dequantize_row(te->type, (const uint8_t *)te->data + (size_t)ids[t] * te->row_bytes, x, C);
+        dequantize_row(pe->type, (const uint8_t *)pe->data + (size_t)(c->n_past + t) * pe->row_bytes, row, C);
+        for (int i = 0; i < C; i++) x[i] += row[i];
+    }
+}
+
+static void block_forward(gpt_context *c, int l, int T) {
+    const gpt_model *m = c->m;
+    const gpt_layer *L = &m->layers[l];
+    int C = m->hp.n_embd, F = m->hp.n_ff;
+    layernorm(c, c->xn, c->x, L->ln1_w, L->ln1_b, T);
+    matmul(c, c->qkv, 3 * C, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
+    // append k and v to the cache at positions n_past .. n_past + T - 1
+    size_t off = ((size_t)l * c->n_ctx + c->n_past) * C;
+    for (int t = 0; t < T; t++) {
+        memcpy(c->k_cache + off + (size_t)t * C, c->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
+        memcpy(c->v_cache + off + (size_t)t * C, c->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
+    }
+    attn_task at = {c, l, T, c->n_past};
+    pool_run(c->pool, attention_worker, &at);
+    matmul(c, c->xn, C, c->att, C, &L->attn_out, L->attn_out_b, c->x, 0, T);
+    layernorm(c, c->xn, c->x, L->ln2_w, L->ln2_b, T);
+    matmul(c, c->ffn, F, c->xn, C, &L->ffn_up, L->ffn_up_b, NULL, m->hp.gelu_erf ? 2 : 1, T);
+    matmul(c, c->xn, C, c->ffn, F, &L->ffn_down, L->ffn_down_b, c->x, 0, T);
+}
+
+// Logits for the rows [first, T) of the batch into logits + row_out * V.
+static void lm_head(gpt_context *c, int first, int T, int row_out) {
+    const gpt_model *m = c->m;
+    int C = m->hp.n_embd, V = m->hp.n_vocab, n = T - first;
+    layernorm(c, c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, n);
+    matmul(c, c->logits + (size_t)row_out * V, V, c->xn, C, &m->output, NULL, NULL, 0, n);
+}
+
+// ---- the context --------------------------------------------------------------------
+
+int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, char *err) {
+    *out = NULL;
+    const gpt_hparams *hp = &m->hp;
+    if (n_ctx <= 0 || n_ctx > hp->n_ctx) n_ctx = hp->n_ctx;
+    if (n_threads <= 0) n_threads = 1;
+    gpt_context *c = calloc(1, sizeof *c);
+    if (!c) return gpt_fail(err, "out of memory");
+    c->m = m;
+    c->k = kernels_select();
+    c->n_ctx = n_ctx;
+    c->batch = n_ctx < MAX_BATCH ? n_ctx : MAX_BATCH;
+    c->pool = pool_new(n_threads);
+    if (!c->pool) {
+        free(c);
+        return gpt_fail(err, "cannot start %d threads", n_threads);
+    }
+    size_t C = (size_t)hp->n_embd, F = (size_t)hp->n_ff, B = (size_t)c->batch, L = (size_t)hp->n_layer;
+    size_t nth = (size_t)pool_size(c->pool), maxk = C > F ? C : F;
+    size_t kv = L * (size_t)n_ctx * C;
+    size_t floats = 2 * kv + B * (C + C + 3 * C + C + F) + nth * (size_t)n_ctx;
+    size_t xq_bytes = B * (maxk / QK + 1) * sizeof(block_q8_0);
+    c->arena = malloc(floats * sizeof(float) + xq_bytes);
+    c->logits_cap = 1;
+    c->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    if (!c->arena || !c->logits) {
+        gpt_context_free(c);
+        return gpt_fail(err, "out of memory for the KV cache and scratch (%zu MiB)",
+                        (floats * sizeof(float) + xq_bytes) >> 20);
+    }
+    float *p = c->arena;
+    c->k_cache = p, p += kv;
+    c->v_cache = p, p += kv;
+    c->x = p, p += B * C;
+    c->xn = p, p += B * C;
+    c->qkv = p, p += B * 3 * C;
+    c->att = p, p += B * C;
+    c->ffn = p, p += B * F;
+    c->scores = p, p += nth * (size_t)n_ctx;
+    c->xq = p;
+    *out = c;
+    return 0;
+}
+
+void gpt_context_free(gpt_context *c) {
+    if (!c) return;
+    pool_free(c->pool);
+    free(c->arena);
+    free(c->logits);
+    free(c);
+}
+
+int gpt_context_n_past(const gpt_context *c) { return c->n_past; }
+int gpt_context_n_ctx(const gpt_context *c) { return c->n_ctx; }
+void gpt_context_reset(gpt_context *c) { c->n_past = 0; }
+
+const float *gpt_eval(gpt_context *c, const int32_t *ids, int n, bool all_logits, char *err) {
+    const gpt_hparams *hp = &c->m->hp;
+    if (n <= 0) {
+        gpt_fail(err, "nothing to evaluate (0 tokens)");
+        return NULL;
+    }
+    if (n > c->n_ctx - c->n_past) {
+        gpt_fail(err, "%d tokens do not fit in the context: %d of %d positions are used", n, c->n_past, c->n_ctx);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= hp->n_vocab) {
+            gpt_fail(err, "token id %d is out of range [0, %d)", ids[i], hp->n_vocab);
+            return NULL;
+        }
+    if (all_logits && n > c->logits_cap) {
+        // only the logits and perplexity paths ask for every row: grow once
+        float *l = realloc(c->logits, (size_t)n * hp->n_vocab * sizeof(float));
+        if (!l) {
+            gpt_fail(err, "out of memory for %d rows of logits", n);
+            return NULL;
+        }
+        c->logits = l;
+        c->logits_cap = n;
+    }
+    for (int done = 0; done < n;) {
+        int T = n - done < c->batch ? n - done : c->batch;
+        embed(c, ids + done, T);
+        for (int l = 0; l < hp->n_layer; l++) block_forward(c, l, T);
+        if (all_logits) lm_head(c, 0, T, done);
+        else if (done + T == n) lm_head(c, T - 1, T, 0);
+        c->n_past += T;
+        done += T;
+    }
+    return c->logits;
+}

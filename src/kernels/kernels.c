@@ -1,0 +1,140 @@
+// kernels.c: choosing a kernel table for this CPU, type conversions of whole
+// rows, and the row-wise operations of the transformer.
+#include "kernels.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cpu_has_avx2_fma_f16c(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}
+
+const kernel_table *kernels_by_name(const char *name) {
+    if (strcmp(name, "scalar") == 0) return &kernels_scalar;
+#if defined(__x86_64__)
+    if (strcmp(name, "avx2") == 0 && cpu_has_avx2_fma_f16c()) return &kernels_avx2;
+#endif
+#if defined(__aarch64__)
+    if (strcmp(name, "neon") == 0) return &kernels_neon;
+#endif
+    return NULL;
+}
+
+const kernel_table *kernels_select(void) {
+    const char *env = getenv("GPT_KERNELS");
+    if (env && *env) {
+        const kernel_table *k = kernels_by_name(env);
+        if (k) return k;
+    }
+#if defined(__x86_64__)
+    if (cpu_has_avx2_fma_f16c()) return &kernels_avx2;
+#endif
+#if defined(__aarch64__)
+    return &kernels_neon;
+#endif
+    return &kernels_scalar;
+}
+
+void dequantize_row(uint32_t type, const void *row, float *out, int n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(out, row, (size_t)n * sizeof(float)); break;
+    case GGML_TYPE_F16:
+        for (int i = 0; i < n; i++) out[i] = fp16_to_fp32(((const uint16_t *)row)[i]);
+        break;
+    case GGML_TYPE_BF16:
+        for (int i = 0; i < n; i++) out[i] = bf16_to_fp32(((const uint16_t *)row)[i]);
+        break;
+    case GGML_TYPE_Q8_0: {
+        const block_q8_0 *b = row;
+        for (int i = 0; i < n / QK; i++) {
+            float d = fp16_to_fp32(b[i].d);
+            for (int j = 0; j < QK; j++) out[i * QK + j] = d * (float)b[i].qs[j];
+        }
+        break;
+    }
+    case GGML_TYPE_Q4_0: {
+        const block_q4_0 *b = row;
+        for (int i = 0; i < n / QK; i++) {
+            float d = fp16_to_fp32(b[i].d);
+            for (int j = 0; j < QK / 2; j++) {
+                out[i * QK + j] = d * (float)((int)(b[i].qs[j] & 0x0F) - 8);
+                out[i * QK + j + QK / 2] = d * (float)((int)(b[i].qs[j] >> 4) - 8);
+            }
+        }
+        break;
+    }
+    }
+}
+
+// ggml's reference Q4_0 rounding: d = max / -8 where max is the value of
+// largest magnitude (sign kept), q = min(15, (int8_t)(x / d + 8.5)).
+static void quantize_row_q4_0(const float *x, block_q4_0 *y, int n) {
+    for (int b = 0; b < n / QK; b++) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK; j++) {
+            float v = x[b * QK + j];
+            if (amax < fabsf(v)) amax = fabsf(v), max = v;
+        }
+        float d = max / -8.0f, id = d ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = (int8_t)(x[b * QK + j] * id + 8.5f);
+            int q1 = (int8_t)(x[b * QK + QK / 2 + j] * id + 8.5f);
+            q0 = q0 < 15 ? q0 : 15;
+            q1 = q1 < 15 ? q1 : 15;
+            y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+void quantize_row(uint32_t type, const float *x, void *out, int n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(out, x, (size_t)n * sizeof(float)); break;
+    case GGML_TYPE_F16:
+        for (int i = 0; i < n; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]);
+        break;
+    case GGML_TYPE_Q8_0: kernels_scalar.quantize_row_q8_0(x, out, n); break;
+    case GGML_TYPE_Q4_0: quantize_row_q4_0(x, out, n); break;
+    }
+}
+
+void layernorm_row(float *out, const float *x, const float *w, const float *b, int C, float eps) {
+    double mean = 0.0;  // double: the row sum of 1600 activations is where float loses the most
+    for (int i = 0; i < C; i++) mean += x[i];
+    mean /= C;
+    double var = 0.0;
+    for (int i = 0; i < C; i++) {
+        double d = x[i] - mean;
+        var += d * d;
+    }
+    var /= C;
+    float rstd = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
+    for (int i = 0; i < C; i++) {
+        float v = (x[i] - m) * rstd * w[i];
+        out[i] = b ? v + b[i] : v;
+    }
+}
+
+void gelu_row(float *x, int n, int use_erf) {
+    if (use_erf) {
+        for (int i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    } else {
+        const float s = 0.79788456080286536f;  // sqrt(2 / pi)
+        for (int i = 0; i < n; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(s * (v + 0.044715f * v * v * v)));
+        }
+    }
+}
+
+void add_bias_row(float *x, const float *b, int n) {
+    if (!b) return;
+    for (int i = 0; i < n; i++) x[i] += b[i];
+}

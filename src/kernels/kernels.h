@@ -1,0 +1,76 @@
+// kernels.h: the hot loops of gpt. Matrix products per weight type (F32,
+// F16, Q8_0, Q4_0) and per instruction set (scalar, AVX2+FMA+F16C, NEON),
+// chosen once at start-up through a table; plus the row-wise operations of
+// the transformer (LayerNorm, GELU, softmax, attention).
+//
+// Weight matrices are stored as ggml does: W (N, K) row-major, N outputs of K
+// inputs each (ne = {K, N}); a row of a quantized type is K/32 blocks.
+// The scalar kernels are the definition; SIMD kernels are tested against them.
+#ifndef GPT_KERNELS_H
+#define GPT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+
+// Q8_0 and Q4_0 blocks, exactly ggml's layouts: 32 weights share one half
+// precision scale d. Q8_0: w = d * qs[j]. Q4_0: byte j holds weight j in its
+// low nibble and weight j + 16 in its high nibble, w = d * (nibble - 8).
+#define QK 32
+typedef struct {
+    uint16_t d;
+    int8_t qs[QK];
+} block_q8_0;
+typedef struct {
+    uint16_t d;
+    uint8_t qs[QK / 2];
+} block_q4_0;
+
+// out (T, ldo) [t][n] = sum_k x[t][k] * W[n][k] for n in [n0, n1), t < T.
+// x (T, ldx) is F32; for quantized W the product reads xq instead: x
+// quantized to Q8_0 blocks by quantize_row_q8_0, (T, K/32) blocks.
+typedef void (*matmul_fn)(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                          size_t w_row_bytes, int T, int K, int n0, int n1);
+
+typedef struct {
+    const char *name;                // "scalar", "avx2", "neon"
+    matmul_fn matmul[GGML_TYPE_BF16 + 1];  // indexed by ggml type; NULL if unsupported
+    // dot of two F32 vectors of length n
+    float (*dot_f32)(const float *a, const float *b, int n);
+    // y[i] += a * x[i]
+    void (*axpy_f32)(float *y, float a, const float *x, int n);
+    // quantize one row of n (multiple of 32) floats to Q8_0 blocks
+    void (*quantize_row_q8_0)(const float *x, block_q8_0 *y, int n);
+} kernel_table;
+
+extern const kernel_table kernels_scalar;
+#if defined(__x86_64__)
+extern const kernel_table kernels_avx2;
+#endif
+#if defined(__aarch64__)
+extern const kernel_table kernels_neon;
+#endif
+
+// The table the CPU supports best, or the scalar one when the environment
+// variable GPT_KERNELS=scalar is set (tests use it to exercise the fallback).
+const kernel_table *kernels_select(void);
+// A table by name ("scalar", "avx2", "neon"), if this CPU can run it.
+const kernel_table *kernels_by_name(const char *name);
+
+// Dequantize / convert one row of a weight matrix of the given type to F32.
+void dequantize_row(uint32_t type, const void *row, float *out, int n);
+// Quantize one F32 row to a weight type (F32, F16, Q8_0, Q4_0), ggml's
+// reference rounding. out must hold the row's bytes.
+void quantize_row(uint32_t type, const float *x, void *out, int n);
+
+// ---- row operations (scalar C; the compiler vectorises them) ----------------
+
+// out (C) = (x - mean) / sqrt(var + eps) * w + b; b may be NULL
+void layernorm_row(float *out, const float *x, const float *w, const float *b, int C, float eps);
+// x (n) = GELU(x): tanh approximation, or the exact erf form
+void gelu_row(float *x, int n, int use_erf);
+// x (n) = x + b (b may be NULL)
+void add_bias_row(float *x, const float *b, int n);
+
+#endif

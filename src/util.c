@@ -1,0 +1,154 @@
+// util.c: error messages, half-precision conversion, file mapping.
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int gpt_fail(char *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, GPT_ERR_LEN, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+// ---- half precision -------------------------------------------------------
+
+float fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1F;
+    uint32_t man = h & 0x3FF;
+    uint32_t bits;
+    if (exp == 0x1F) {  // inf or nan
+        bits = sign | 0x7F800000u | (man << 13);
+    } else if (exp != 0) {  // normal
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    } else if (man == 0) {  // zero
+        bits = sign;
+    } else {  // subnormal: normalise
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while ((man & 0x400) == 0);
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t fp32_to_fp16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7FFFFFFFu;
+    if (ax >= 0x7F800000u)  // inf or nan (keep nan quiet)
+        return sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0);
+    if (ax >= 0x477FF000u) return sign | 0x7C00;  // rounds to >= 65520: inf
+    if (ax < 0x38800000u) {                       // below the smallest normal half
+        // subnormal half: value = m * 2^-24; round to nearest even
+        float a;
+        memcpy(&a, &ax, 4);
+        float scaled = a * 16777216.0f;  // exact: a * 2^24
+        uint32_t m = (uint32_t)scaled;
+        float rem = scaled - (float)m;
+        if (rem > 0.5f || (rem == 0.5f && (m & 1))) m++;
+        return sign | (uint16_t)m;
+    }
+    // normal: rebias the exponent and round the mantissa to nearest even
+    uint32_t r = ax - 0x38000000u;  // exponent 127 -> 15
+    uint32_t lsb = (r >> 13) & 1;
+    r += 0xFFF + lsb;
+    return sign | (uint16_t)(r >> 13);
+}
+
+float bf16_to_fp32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+// ---- files ------------------------------------------------------------------
+
+int map_file(mapped_file *m, const char *path, char *err) {
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return gpt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return gpt_fail(err, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return gpt_fail(err, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return gpt_fail(err, "%s: file is empty", path);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return gpt_fail(err, "%s: cannot map: %s", path, strerror(errno));
+    m->data = p;
+    m->size = (size_t)st.st_size;
+    return 0;
+}
+
+void unmap_file(mapped_file *m) {
+    if (m->data) munmap((void *)m->data, m->size);
+    m->data = NULL;
+    m->size = 0;
+}
+
+int read_file_all(const char *path, size_t max_bytes, char **out, size_t *len, char *err) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return gpt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return gpt_fail(err, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return gpt_fail(err, "%s: file is too large (%lld bytes, at most %zu expected)", path,
+                        (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return gpt_fail(err, "%s: out of memory reading %zu bytes", path, n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != n) {
+        free(buf);
+        return gpt_fail(err, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len) *len = n;
+    return 0;
+}
+
+double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
