@@ -104,14 +104,14 @@ static int take(cursor *c, uint64_t n, const uint8_t **out, const char *what) {
 }
 
 static int take_u32(cursor *c, uint32_t *v, const char *what) {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (take(c, 4, &p, what)) return -1;
     *v = rd_u32(p);
     return 0;
 }
 
 static int take_u64(cursor *c, uint64_t *v, const char *what) {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (take(c, 8, &p, what)) return -1;
     *v = rd_u64(p);
     return 0;
@@ -119,7 +119,7 @@ static int take_u64(cursor *c, uint64_t *v, const char *what) {
 
 static int take_str(cursor *c, gguf_str *s, const char *what) {
     uint64_t len;
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (take_u64(c, &len, what) || take(c, len, &p, what)) return -1;
     s->len = len;
     s->ptr = (const char *)p;
@@ -134,8 +134,8 @@ void *gguf_own(gguf_ctx *g, void *buf) {
 
 // Read one value of scalar or string type into kv->v.
 static int read_scalar(cursor *c, uint32_t type, gguf_kv *kv, const char *key) {
-    const uint8_t *p;
-    char what[96];
+    const uint8_t *p = NULL;
+    char what[160];
     snprintf(what, sizeof what, "value of '%s'", key);
     if (type == GGUF_TYPE_STRING) return take_str(c, &kv->v.s, what);
     size_t n = value_size(type);
@@ -186,7 +186,7 @@ static int read_array(gguf_ctx *g, cursor *c, gguf_kv *kv, const char *key) {
         return gpt_fail(c->err, "%s: key '%s': unknown array element type %u", c->path, key, et);
     }
     uint64_t nbytes;
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (mul_u64(n, es, &nbytes) || take(c, nbytes, &p, key))
         return gpt_fail(c->err, "%s: key '%s': array of %llu elements runs past the end of the file",
                         c->path, key, (unsigned long long)n);
@@ -332,7 +332,7 @@ int gguf_open(gguf_ctx **out, const char *path, char *err) {
         return -1;
     }
     cursor c = {g->map.data, g->map.data, g->map.data + g->map.size, path, err};
-    const uint8_t *magic;
+    const uint8_t *magic = NULL;
     uint64_t n_tensors, n_kv;
     if (take(&c, 4, &magic, "magic")) goto fail;
     if (memcmp(magic, "GGUF", 4) != 0) {

@@ -2,6 +2,7 @@
 #include "threads.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -14,7 +15,16 @@
 #define cpu_relax() ((void)0)
 #endif
 
-#define SPIN_ROUNDS 200000  // about a millisecond of spinning before sleeping
+// Waiting is in three stages: spin (a decode step's gap is microseconds),
+// then yield the core (when other processes share the machine, a spinning
+// thread must not hold the core its partner needs), then sleep.
+#define SPIN_ROUNDS 4096
+#define YIELD_ROUNDS 2000
+
+static void backoff(int round) {
+    if (round < SPIN_ROUNDS) cpu_relax();
+    else sched_yield();
+}
 
 struct thread_pool {
     int n;
@@ -41,8 +51,8 @@ static void *worker(void *a) {
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
-            if (++spins < SPIN_ROUNDS) {
-                cpu_relax();
+            if (++spins < SPIN_ROUNDS + YIELD_ROUNDS) {
+                backoff(spins);
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -109,7 +119,7 @@ void pool_run(thread_pool *p, pool_fn fn, void *arg) {
     atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
     wake(p);
     fn(arg, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+    for (int round = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; round++) backoff(round);
 }
 
 void pool_split(int n, int ith, int nth, int step, int *lo, int *hi) {
