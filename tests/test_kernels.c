@@ -1,0 +1,208 @@
+// test_kernels.c: every kernel of every SIMD table this machine can run
+// (AVX2 on x86-64, NEON on aarch64) against the scalar table, which is the
+// definition. Sizes are chosen to hit every edge of the tiled code: K not a
+// multiple of 8 (or of 32 blocks for quantized types), T = 1, 2, 3, 5, 17 and
+// more than one packed block of tokens, N not a multiple of the register
+// tile, row ranges [n0, n1) that start and end off the tile grid, and strides
+// (ldx, ldo) wider than the rows. Entries outside [n0, n1) must stay untouched.
+//
+// With an argument, `test_kernels --expect NAME` also checks that
+// kernels_select() picked the table NAME (ctest runs it with
+// GPT_KERNELS=scalar to prove the fallback switch works).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "util.h"
+
+static int failures = 0, checks = 0;
+#define CHECK(cond, ...)                                \
+    do {                                                \
+        checks++;                                       \
+        if (!(cond)) {                                  \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__);                        \
+            printf("\n");                               \
+            failures++;                                 \
+        }                                               \
+    } while (0)
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) {  // uniform in [-1, 1)
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f;
+}
+
+static const char *type_name(int type) {
+    switch (type) {
+    case GGML_TYPE_F32: return "F32";
+    case GGML_TYPE_F16: return "F16";
+    case GGML_TYPE_Q8_0: return "Q8_0";
+    case GGML_TYPE_Q4_0: return "Q4_0";
+    default: return "?";
+    }
+}
+
+static size_t row_bytes(int type, int K) {
+    switch (type) {
+    case GGML_TYPE_F32: return (size_t)K * 4;
+    case GGML_TYPE_F16: return (size_t)K * 2;
+    case GGML_TYPE_Q8_0: return (size_t)(K / QK) * sizeof(block_q8_0);
+    case GGML_TYPE_Q4_0: return (size_t)(K / QK) * sizeof(block_q4_0);
+    default: return 0;
+    }
+}
+
+static int is_quant(int type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
+
+#define SENTINEL 12345.0f
+
+// One product: table k's matmul of type against the scalar one over rows
+// [n0, n1) of an N x K matrix, T tokens. The error bound for each output is
+// relative to sum_k |w x|, the size of the terms being added, since SIMD code
+// adds them in another order.
+static void check_matmul(const kernel_table *k, int type, int T, int K, int N, int n0, int n1) {
+    int ldx = K + 3, ldo = N + 5;
+    size_t rb = row_bytes(type, K);
+    float *wf = malloc((size_t)N * K * sizeof(float));
+    uint8_t *w = malloc((size_t)N * rb + 64);
+    float *x = malloc((size_t)T * ldx * sizeof(float));
+    float *ref = malloc((size_t)T * ldo * sizeof(float));
+    float *got = malloc((size_t)T * ldo * sizeof(float));
+    float *mag = malloc((size_t)T * ldo * sizeof(float));
+    block_q8_0 *xq = malloc((size_t)T * (K / QK + 1) * sizeof(block_q8_0));
+    float *wd = malloc((size_t)K * sizeof(float)), *xd = malloc((size_t)K * sizeof(float));
+    for (size_t i = 0; i < (size_t)N * K; i++) wf[i] = frand();
+    for (int n = 0; n < N; n++) quantize_row(type, wf + (size_t)n * K, w + (size_t)n * rb, K);
+    for (size_t i = 0; i < (size_t)T * ldx; i++) x[i] = frand() * 2.0f;
+    if (is_quant(type))
+        for (int t = 0; t < T; t++) kernels_scalar.quantize_row_q8_0(x + (size_t)t * ldx, xq + (size_t)t * (K / QK), K);
+    for (size_t i = 0; i < (size_t)T * ldo; i++) ref[i] = got[i] = SENTINEL;
+
+    kernels_scalar.matmul[type](ref, ldo, x, ldx, xq, w, rb, T, K, n0, n1);
+    k->matmul[type](got, ldo, x, ldx, xq, w, rb, T, K, n0, n1);
+
+    // magnitudes from the values the kernels actually multiply
+    for (int n = n0; n < n1; n++) {
+        dequantize_row(type, w + (size_t)n * rb, wd, K);
+        for (int t = 0; t < T; t++) {
+            if (is_quant(type)) dequantize_row(GGML_TYPE_Q8_0, xq + (size_t)t * (K / QK), xd, K);
+            else memcpy(xd, x + (size_t)t * ldx, (size_t)K * sizeof(float));
+            double m = 0;
+            for (int i = 0; i < K; i++) m += fabs((double)wd[i] * xd[i]);
+            mag[(size_t)t * ldo + n] = (float)m;
+        }
+    }
+    int bad = 0;
+    double worst = 0;
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            size_t i = (size_t)t * ldo + n;
+            if (n < n0 || n >= n1) {
+                if (got[i] != SENTINEL && bad++ < 3)
+                    printf("  %s %s: wrote outside [n0, n1) at t=%d n=%d\n", k->name, type_name(type), t, n);
+                continue;
+            }
+            double e = fabs((double)got[i] - ref[i]) / (mag[i] + 1e-30);
+            if (e > worst) worst = e;
+            if (!(e <= 2e-6) && bad++ < 3)
+                printf("  %s %s: t=%d n=%d got %.9g want %.9g (|terms| %.3g)\n", k->name, type_name(type), t, n,
+                       got[i], ref[i], mag[i]);
+        }
+    CHECK(bad == 0, "%s matmul %s T=%d K=%d N=%d rows [%d, %d): %d bad outputs, worst relative error %.3g", k->name,
+          type_name(type), T, K, N, n0, n1, bad, worst);
+    free(wf), free(w), free(x), free(ref), free(got), free(mag), free(xq), free(wd), free(xd);
+}
+
+static void check_matmuls(const kernel_table *k) {
+    static const int Ts[] = {1, 2, 3, 4, 5, 7, 17, 33, 70};
+    for (int type = 0; type <= GGML_TYPE_BF16; type++) {
+        if (!k->matmul[type]) continue;
+        if (!kernels_scalar.matmul[type]) {
+            CHECK(0, "%s has a %s matmul but the scalar table has none to check it against", k->name, type_name(type));
+            continue;
+        }
+        // K: below one vector, odd, several cache blocks plus a tail; quantized: whole blocks only
+        static const int Kf[] = {1, 7, 8, 13, 64, 100, 777};
+        static const int Kq[] = {32, 96, 800};
+        const int *Ks = is_quant(type) ? Kq : Kf;
+        int nK = is_quant(type) ? 3 : 7;
+        for (int ki = 0; ki < nK; ki++)
+            for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+                int K = Ks[ki], T = Ts[ti];
+                if ((double)K * T > 30000 && K != Ks[nK - 1]) continue;  // keep the run short
+                check_matmul(k, type, T, K, 1, 0, 1);
+                check_matmul(k, type, T, K, 37, 0, 37);
+                check_matmul(k, type, T, K, 203, 5, 198);
+            }
+        // many rows: more than one block of packed weight rows per thread
+        check_matmul(k, type, 40, is_quant(type) ? 256 : 300, 700, 3, 699);
+    }
+}
+
+static void check_vectors(const kernel_table *k) {
+    static const int ns[] = {1, 3, 8, 15, 16, 17, 31, 64, 100, 1000};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        int n = ns[i];
+        float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+        float *y0 = malloc((size_t)n * sizeof(float)), *y1 = malloc((size_t)n * sizeof(float));
+        double mag = 0;
+        for (int j = 0; j < n; j++) {
+            a[j] = frand(), b[j] = frand();
+            y0[j] = y1[j] = frand();
+            mag += fabs((double)a[j] * b[j]);
+        }
+        if (k->dot_f32) {
+            float r = kernels_scalar.dot_f32(a, b, n), g = k->dot_f32(a, b, n);
+            CHECK(fabs((double)r - g) <= 2e-6 * mag + 1e-30, "%s dot_f32 n=%d: %.9g vs %.9g", k->name, n, g, r);
+        }
+        if (k->axpy_f32) {
+            kernels_scalar.axpy_f32(y0, 0.37f, b, n);
+            k->axpy_f32(y1, 0.37f, b, n);
+            int bad = 0;
+            for (int j = 0; j < n; j++) bad += fabsf(y0[j] - y1[j]) > 1e-6f * (fabsf(y0[j]) + 1.0f);
+            CHECK(bad == 0, "%s axpy_f32 n=%d: %d elements differ", k->name, n, bad);
+        }
+        free(a), free(b), free(y0), free(y1);
+    }
+    if (k->quantize_row_q8_0 && kernels_scalar.quantize_row_q8_0) {
+        int n = 32 * 37;
+        float *x = malloc((size_t)n * sizeof(float));
+        block_q8_0 *r = malloc((size_t)(n / QK) * sizeof(block_q8_0)), *g = malloc((size_t)(n / QK) * sizeof(block_q8_0));
+        for (int j = 0; j < n; j++) x[j] = frand() * (j < 32 ? 0.0f : 3.0f);  // first block all zero
+        x[40] = 0.5f / 127.0f * 2.0f;                                         // a value on a rounding tie
+        kernels_scalar.quantize_row_q8_0(x, r, n);
+        k->quantize_row_q8_0(x, g, n);
+        int bad = 0;
+        for (int b = 0; b < n / QK; b++) {
+            if (r[b].d != g[b].d) bad++;
+            for (int j = 0; j < QK; j++) bad += abs((int)r[b].qs[j] - g[b].qs[j]) > 1;  // ties may round either way
+        }
+        CHECK(bad == 0, "%s quantize_row_q8_0: %d scales or values differ", k->name, bad);
+        free(x), free(r), free(g);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--expect") == 0) {
+        const kernel_table *k = kernels_select();
+        CHECK(strcmp(k->name, argv[2]) == 0, "kernels_select() chose '%s', expected '%s' (GPT_KERNELS=%s)", k->name,
+              argv[2], getenv("GPT_KERNELS") ? getenv("GPT_KERNELS") : "");
+    }
+    CHECK(kernels_by_name("scalar") == &kernels_scalar, "the scalar table is always available");
+    static const char *names[] = {"avx2", "neon"};
+    int tested = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const kernel_table *k = kernels_by_name(names[i]);
+        if (!k) continue;
+        printf("checking the %s kernels against the scalar ones\n", k->name);
+        check_matmuls(k);
+        check_vectors(k);
+        tested++;
+    }
+    if (!tested) printf("no SIMD kernel table runs on this CPU: only the scalar one was checked\n");
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
