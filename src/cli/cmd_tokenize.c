@@ -1,0 +1,235 @@
+// cmd_tokenize.c: `gpt tokenize` (stdin bytes -> ids on one line) and
+// `gpt detokenize` (ids -> the exact bytes), with the tokenizer of a model
+// (-m) or of GPT-2's vocabulary files (--vocab encoder.json --merges vocab.bpe).
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "gpt.h"
+#include "model.h"  // gpt_model_tokenizer: the model owns its tokenizer
+#include "tokenizer.h"
+#include "util.h"
+
+typedef struct {
+    const char *model, *vocab, *merges;
+    bool special, bench;
+} tok_flags;
+
+static void usage(FILE *f, const char *cmd) {
+    fprintf(f,
+            "usage: gpt %s (-m MODEL | --vocab encoder.json --merges vocab.bpe)%s\n"
+            "%s"
+            "  -m, --model PATH   a model (GGUF, Hugging Face directory or llm.c checkpoint)\n"
+            "  --vocab PATH       encoder.json / vocab.json (with --merges, instead of -m)\n"
+            "  --merges PATH      vocab.bpe / merges.txt\n",
+            cmd, strcmp(cmd, "tokenize") == 0 ? " [--special] [--bench]" : "",
+            strcmp(cmd, "tokenize") == 0
+                ? "Reads all of stdin as bytes and prints the token ids on one line, separated by spaces.\n"
+                  "  --special          the literal text <|endoftext|> becomes its special id\n"
+                  "                     (by default it is ordinary text)\n"
+                  "  --bench            also print the speed of the encode call alone to stderr\n"
+                : "Reads token ids (separated by spaces or newlines) and writes their exact bytes.\n");
+}
+
+static int parse_flags(int argc, char **argv, bool tokenize, tok_flags *f) {
+    memset(f, 0, sizeof *f);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout, argv[0]);
+            exit(0);
+        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+            if (!(f->model = flag_value(argc, argv, &i))) return 1;
+        } else if (strcmp(a, "--vocab") == 0) {
+            if (!(f->vocab = flag_value(argc, argv, &i))) return 1;
+        } else if (strcmp(a, "--merges") == 0) {
+            if (!(f->merges = flag_value(argc, argv, &i))) return 1;
+        } else if (tokenize && strcmp(a, "--special") == 0) {
+            f->special = true;
+        } else if (tokenize && strcmp(a, "--bench") == 0) {
+            f->bench = true;
+        } else {
+            usage(stderr, argv[0]);
+            return cli_error("%s: unknown argument '%s'", argv[0], a);
+        }
+    }
+    if (f->model && (f->vocab || f->merges))
+        return cli_error("%s: give either -m MODEL or --vocab and --merges, not both", argv[0]);
+    if (!f->model && !(f->vocab && f->merges)) {
+        usage(stderr, argv[0]);
+        return cli_error("%s: needs -m MODEL, or --vocab and --merges", argv[0]);
+    }
+    return 0;
+}
+
+// The tokenizer of the model (which owns it) or of the vocabulary files (*own).
+static int open_tokenizer(const tok_flags *f, gpt_model **model, gpt_tokenizer **tok, gpt_tokenizer **own) {
+    char err[GPT_ERR_LEN];
+    *model = NULL;
+    *tok = *own = NULL;
+    if (f->model) {
+        if (gpt_model_open(model, f->model, err) != 0) return cli_error("%s", err);
+        *tok = gpt_model_tokenizer(*model);
+        if (!*tok) return cli_error("%s: the model has no tokenizer", f->model);
+        return 0;
+    }
+    if (tokenizer_from_files(own, f->vocab, f->merges, err) != 0) return cli_error("%s", err);
+    *tok = *own;
+    return 0;
+}
+
+// All of stdin, as bytes.
+static int read_stdin(uint8_t **out, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return cli_error("out of memory reading stdin");
+    for (;;) {
+        if (n == cap) {
+            uint8_t *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!p) {
+                free(buf);
+                return cli_error("out of memory reading stdin");
+            }
+            buf = p;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return cli_error("reading stdin: %s", strerror(errno));
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+// "12 345 6\n", written through one buffer.
+static int print_ids(const int32_t *ids, size_t n) {
+    char buf[1 << 16];
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (at > sizeof buf - 16) {
+            fwrite(buf, 1, at, stdout);
+            at = 0;
+        }
+        char digits[12];
+        int nd = 0;
+        uint32_t v = (uint32_t)ids[i];
+        do digits[nd++] = (char)('0' + v % 10), v /= 10;
+        while (v);
+        if (i) buf[at++] = ' ';
+        while (nd) buf[at++] = digits[--nd];
+    }
+    buf[at++] = '\n';
+    fwrite(buf, 1, at, stdout);
+    if (fflush(stdout) != 0) return cli_error("writing stdout: %s", strerror(errno));
+    return 0;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    tok_flags f;
+    if (parse_flags(argc, argv, true, &f)) return 1;
+    gpt_model *model;
+    gpt_tokenizer *tok, *own;
+    if (open_tokenizer(&f, &model, &tok, &own)) {
+        if (model) gpt_model_free(model);
+        return 1;
+    }
+    uint8_t *text = NULL;
+    size_t len = 0, n_ids = 0;
+    int rc = read_stdin(&text, &len);
+    if (rc == 0) {
+        double t0 = now_ms();
+        int32_t *ids = tokenizer_encode(tok, text, len, f.special, &n_ids);
+        double ms = now_ms() - t0;
+        if (!ids) {
+            rc = cli_error("tokenize: out of memory");
+        } else {
+            if (f.bench)
+                fprintf(stderr, "tokenize: %zu bytes -> %zu ids in %.2f ms: %.2f MB/s\n", len, n_ids, ms,
+                        ms > 0 ? (double)len / 1e6 / (ms / 1e3) : 0.0);
+            rc = print_ids(ids, n_ids);
+            free(ids);
+        }
+    }
+    free(text);
+    tokenizer_free(own);
+    if (model) gpt_model_free(model);
+    return rc;
+}
+
+// Parse whitespace-separated decimal ids; every one must be below n_vocab.
+static int parse_ids(const uint8_t *s, size_t len, int n_vocab, int32_t **out, size_t *n_out) {
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < len;) {
+        if (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        uint64_t v = 0;
+        bool digits = true;
+        while (j < len && !(s[j] == ' ' || s[j] == '\n' || s[j] == '\t' || s[j] == '\r')) {
+            if (s[j] < '0' || s[j] > '9') digits = false;
+            else if (v <= (uint64_t)n_vocab) v = v * 10 + (uint64_t)(s[j] - '0');
+            j++;
+        }
+        int w = (int)(j - i > 40 ? 40 : j - i);
+        if (!digits) {
+            free(ids);
+            return cli_error("detokenize: '%.*s' is not a token id (a whole number)", w, (const char *)s + i);
+        }
+        if (v >= (uint64_t)n_vocab) {
+            free(ids);
+            return cli_error("detokenize: token id %.*s is out of range: the vocabulary has ids 0 to %d", w,
+                             (const char *)s + i, n_vocab - 1);
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int32_t *p = realloc(ids, cap * sizeof *p);
+            if (!p) {
+                free(ids);
+                return cli_error("detokenize: out of memory");
+            }
+            ids = p;
+        }
+        ids[n++] = (int32_t)v;
+        i = j;
+    }
+    *out = ids;
+    *n_out = n;
+    return 0;
+}
+
+int cmd_detokenize(int argc, char **argv) {
+    tok_flags f;
+    if (parse_flags(argc, argv, false, &f)) return 1;
+    gpt_model *model;
+    gpt_tokenizer *tok, *own;
+    if (open_tokenizer(&f, &model, &tok, &own)) {
+        if (model) gpt_model_free(model);
+        return 1;
+    }
+    uint8_t *text = NULL;
+    size_t len = 0, n = 0;
+    int32_t *ids = NULL;
+    int rc = read_stdin(&text, &len);
+    if (rc == 0) rc = parse_ids(text, len, tokenizer_n_vocab(tok), &ids, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t nb;
+        const uint8_t *b = tokenizer_token_bytes(tok, ids[i], &nb);
+        if (fwrite(b, 1, nb, stdout) != nb) rc = cli_error("writing stdout: %s", strerror(errno));
+    }
+    if (rc == 0 && fflush(stdout) != 0) rc = cli_error("writing stdout: %s", strerror(errno));
+    free(ids);
+    free(text);
+    tokenizer_free(own);
+    if (model) gpt_model_free(model);
+    return rc;
+}
