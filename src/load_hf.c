@@ -373,7 +373,7 @@ static int st_parse_entry(safetensors *st, const cJSON *j, st_entry *e, char *er
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
         !json_int(cJSON_GetArrayItem(offs, 0), 0, MAX_SAFE_INT, &e->begin) ||
         !json_int(cJSON_GetArrayItem(offs, 1), 0, MAX_SAFE_INT, &e->end))
-        return gpt_fail(err, "%s: tensor '%s': 'data_offsets' must be two non-negative integers", path, nm);
+        return gpt_fail(err, "%s: tensor '%s': 'data_offsets' must be two integers in 0..2^53", path, nm);
     if (e->begin > e->end || e->end > st->data_len)
         return gpt_fail(err, "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu-byte data region",
                         path, nm, (unsigned long long)e->begin, (unsigned long long)e->end,
