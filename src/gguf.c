@@ -450,15 +450,22 @@ int gguf_get_arr(const gguf_ctx *g, const char *key, int elem_type, const gguf_k
 
 gguf_ctx *gguf_new(void) { return ctx_alloc(); }
 
-static char *own_copy(gguf_ctx *g, const void *s, size_t n) {
+// n + 1 bytes owned by the context; the builder API has no error path for
+// a failed small allocation, so it ends the process with a message.
+static char *own_alloc(gguf_ctx *g, size_t n) {
     char *p = malloc(n + 1);
     if (!p) {
         fprintf(stderr, "gpt: out of memory\n");
         exit(1);
     }
-    memcpy(p, s, n);
     p[n] = '\0';
     own(g, p);
+    return p;
+}
+
+static char *own_copy(gguf_ctx *g, const void *s, size_t n) {
+    char *p = own_alloc(g, n);
+    if (n) memcpy(p, s, n);
     return p;
 }
 
@@ -506,8 +513,8 @@ void gguf_set_arr_str(gguf_ctx *g, const char *key, const gguf_str *strs, uint64
     // one buffer for all the bytes, one for the descriptors
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) total += strs[i].len;
-    char *bytes = own_copy(g, "", total);
-    gguf_str *d = (gguf_str *)own_copy(g, "", (n ? n : 1) * sizeof(gguf_str));
+    char *bytes = own_alloc(g, total);
+    gguf_str *d = (gguf_str *)own_alloc(g, (n ? n : 1) * sizeof(gguf_str));
     char *p = bytes;
     for (uint64_t i = 0; i < n; i++) {
         memcpy(p, strs[i].ptr, strs[i].len);
