@@ -1,0 +1,500 @@
+// cmd_bench.c: `gpt bench`, llama-bench's measurements for gpt: prompt
+// processing (pp: N tokens evaluated as one batch) and text generation (tg:
+// N tokens decoded one at a time) in tokens per second, mean and standard
+// deviation over repetitions after a warm-up; for each, the weight traffic
+// in GB/s and its share of the machine's read bandwidth, measured in the
+// same run; and the model's load time and peak resident memory.
+//
+// Decoding one token reads every weight matrix once (and one row of each
+// embedding), so bytes per token / measured bandwidth is the fastest decode
+// the memory allows: the "roofline". Prompt processing reads the weights
+// once per batch and is bound by arithmetic instead (GFLOP/s is shown).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gpt.h"
+#include "kernels/kernels.h"
+#include "model.h"
+#include "util.h"
+
+#define MAX_LIST 16
+#define MAX_MODELS 16
+#define MAX_REPS 1000
+
+typedef struct {
+    const char *models[MAX_MODELS];
+    int n_models;
+    long pp[MAX_LIST], tg[MAX_LIST], threads[MAX_LIST];
+    int n_pp, n_tg, n_threads;
+    long reps;
+    bool json, membw, pp_set, tg_set;
+} bench_args;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: gpt bench -m MODEL [-m MODEL ...] [options]\n"
+            "       gpt bench --membw [-t N]\n"
+            "\n"
+            "Measure prompt processing (pp) and generation (tg) speed like llama-bench, and the\n"
+            "machine's memory read bandwidth, which the generation speed is compared against.\n"
+            "\n"
+            "  -m, --model PATH      model to measure (repeat for several)\n"
+            "  -p, --n-prompt LIST   prompt lengths, comma separated, 0 = none (default 128)\n"
+            "  -n, --n-gen LIST      generated tokens, comma separated, 0 = none (default 128)\n"
+            "  -t, --threads LIST    thread counts, comma separated (default: physical cores)\n"
+            "  -r, --repetitions N   timed runs of each test, after one warm-up (default 5)\n"
+            "      --membw           measure the read bandwidth only (with -m: it is always measured)\n"
+            "      --json            print a JSON array, one object per test, with llama-bench's\n"
+            "                        field names (n_prompt, n_gen, n_threads, avg_ts, stddev_ts, ...)\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Columns: t/s is mean +- standard deviation; GB/s is the weight bytes read per second\n"
+            "(decode reads every matrix once per token; a prompt reads them once per batch);\n"
+            "roofline is GB/s over the measured read bandwidth.\n");
+}
+
+// "128,512" -> {128, 512}
+static int parse_list(const char *flag, const char *s, long lo, long hi, long *out, int *n) {
+    char buf[256];
+    if (strlen(s) >= sizeof buf) return cli_error("%s: list too long", flag);
+    strcpy(buf, s);
+    *n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == MAX_LIST) return cli_error("%s: at most %d values", flag, MAX_LIST);
+        if (parse_int_flag(flag, tok, lo, hi, &out[*n])) return 1;
+        (*n)++;
+    }
+    if (*n == 0) return cli_error("%s: empty list", flag);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, bench_args *a) {
+    memset(a, 0, sizeof *a);
+    a->pp[0] = 128, a->n_pp = 1;
+    a->tg[0] = 128, a->n_tg = 1;
+    a->threads[0] = physical_cores(), a->n_threads = 1;
+    a->reps = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v;
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
+            if (!(v = flag_value(argc, argv, &i))) return 1;
+            if (a->n_models == MAX_MODELS) return cli_error("bench: at most %d models", MAX_MODELS);
+            a->models[a->n_models++] = v;
+        } else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 0, 1 << 20, a->pp, &a->n_pp)) return 1;
+        } else if (!strcmp(f, "-n") || !strcmp(f, "--n-gen")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 0, 1 << 20, a->tg, &a->n_tg)) return 1;
+        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 1, 512, a->threads, &a->n_threads)) return 1;
+        } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 1, MAX_REPS, &a->reps)) return 1;
+        } else if (!strcmp(f, "--membw")) {
+            a->membw = true;
+        } else if (!strcmp(f, "--json")) {
+            a->json = true;
+        } else {
+            return cli_error("bench: unknown option '%s' (see gpt bench --help)", f);
+        }
+    }
+    if (!a->n_models && !a->membw) return cli_error("bench: no model given: use -m MODEL, or --membw");
+    return 0;
+}
+
+// ---- memory read bandwidth ------------------------------------------------------
+
+// 32-byte vectors of integers: plain C that every x86-64 and aarch64
+// compiler turns into wide loads; OR-ing keeps the loop load-bound.
+typedef uint64_t v4u64 __attribute__((vector_size(32)));
+
+typedef struct {
+    const v4u64 *p;
+    size_t n;  // vectors
+    uint64_t sink;
+} membw_part;
+
+static void *membw_reader(void *arg) {
+    membw_part *part = arg;
+    v4u64 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (size_t i = 0; i + 4 <= part->n; i += 4) {
+        a0 |= part->p[i], a1 |= part->p[i + 1], a2 |= part->p[i + 2], a3 |= part->p[i + 3];
+    }
+    v4u64 s = a0 | a1 | a2 | a3;
+    part->sink = s[0] | s[1] | s[2] | s[3];
+    return NULL;
+}
+
+#define MEMBW_BYTES ((size_t)512 << 20)  // far beyond any last-level cache
+#define MEMBW_PASSES 12
+
+// Best of several passes of n_threads threads reading disjoint halves of a
+// buffer in parallel; GB/s (1e9 bytes). Returns 0 on failure.
+static double measure_membw(int n_threads) {
+    if (n_threads > 64) n_threads = 64;
+    uint8_t *buf = mmap(NULL, MEMBW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) return 0;
+#ifdef MADV_HUGEPAGE
+    madvise(buf, MEMBW_BYTES, MADV_HUGEPAGE);  // the mapped weights get huge pages too when the kernel can
+#endif
+    for (size_t i = 0; i < MEMBW_BYTES; i += 64) buf[i] = (uint8_t)i;
+    double best = 0;
+    size_t per = MEMBW_BYTES / sizeof(v4u64) / (size_t)n_threads;
+    for (int pass = 0; pass < MEMBW_PASSES; pass++) {
+        pthread_t th[64];
+        membw_part parts[64];
+        double t0 = now_ms();
+        int started = 0;
+        for (int i = 0; i < n_threads; i++) {
+            parts[i] = (membw_part){(const v4u64 *)buf + (size_t)i * per, per, 0};
+            if (i == 0 || pthread_create(&th[i], NULL, membw_reader, &parts[i]) == 0) started++;
+            else break;
+        }
+        membw_reader(&parts[0]);
+        for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
+        double ms = now_ms() - t0;
+        double gbs = (double)per * sizeof(v4u64) * started / (ms * 1e6);
+        if (gbs > best) best = gbs;
+    }
+    munmap(buf, MEMBW_BYTES);
+    return best;
+}
+
+// Measured in a child process, so that its buffer never counts in this
+// process's peak RSS.
+static double membw_in_child(int n_threads) {
+    int fd[2];
+    if (pipe(fd)) return measure_membw(n_threads);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]), close(fd[1]);
+        return measure_membw(n_threads);
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        double v = measure_membw(n_threads);
+        ssize_t w = write(fd[1], &v, sizeof v);
+        _exit(w == (ssize_t)sizeof v ? 0 : 1);
+    }
+    close(fd[1]);
+    double v = 0;
+    if (read(fd[0], &v, sizeof v) != (ssize_t)sizeof v) v = 0;
+    close(fd[0]);
+    waitpid(pid, NULL, 0);
+    return v;
+}
+
+// ---- resident memory ------------------------------------------------------------
+
+// Reset the kernel's high-water mark of resident memory (VmHWM), so the peak
+// of each model is its own; harmless where unsupported.
+static void reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return;
+    fputs("5", f);
+    fclose(f);
+}
+
+static uint64_t peak_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        bool found = false;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1) {
+                found = true;
+                break;
+            }
+        fclose(f);
+        if (found) return (uint64_t)kb * 1024;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)ru.ru_maxrss * 1024;
+}
+
+// ---- what one token costs ----------------------------------------------------------
+
+static uint64_t matrix_bytes(const gpt_matrix *w) { return (uint64_t)w->rows * w->row_bytes; }
+
+// Bytes of weights one decoded token reads: every matrix and vector once,
+// one row of each embedding.
+static uint64_t bytes_per_token(const gpt_model *m) {
+    const gpt_hparams *hp = &m->hp;
+    uint64_t C = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff, b = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const gpt_layer *L = &m->layers[l];
+        b += matrix_bytes(&L->attn_qkv) + matrix_bytes(&L->attn_out) + matrix_bytes(&L->ffn_up) +
+             matrix_bytes(&L->ffn_down);
+        b += 4 * (4 * C + 3 * C + C + F + C);  // two LayerNorms (w, b) and four biases, F32
+    }
+    b += matrix_bytes(&m->output) + 4 * 2 * C;
+    b += m->token_embd.row_bytes + m->position_embd.row_bytes;
+    return b;
+}
+
+// Multiply-adds x 2 for one token at position pos: the matrices (the LM head
+// counted when last) and attention over pos + 1 positions.
+static double flops_per_token(const gpt_model *m, int pos, bool head) {
+    const gpt_hparams *hp = &m->hp;
+    double C = hp->n_embd, F = hp->n_ff, L = hp->n_layer;
+    double f = 2 * L * (3 * C * C + C * C + 2 * C * F) + 2 * L * 2 * C * (pos + 1);
+    if (head) f += 2 * C * hp->n_vocab;
+    return f;
+}
+
+// ---- the tests --------------------------------------------------------------------
+
+typedef struct {
+    int n_prompt, n_gen, n_threads, reps;
+    double samples_ns[MAX_REPS];
+    double avg_ts, sd_ts, avg_ns, sd_ns;
+    double gb_s, roofline_pct, gflops;
+} bench_result;
+
+static uint64_t rng_state = 88172645463325252ull;
+static int32_t random_id(int n_vocab) {
+    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+    return (int32_t)(rng_state % (uint64_t)n_vocab);
+}
+
+// One run of a test; returns its nanoseconds, or -1 with err filled.
+static double run_once(gpt_context *ctx, const gpt_model *m, int n_prompt, int n_gen, int32_t *ids, char *err) {
+    gpt_context_reset(ctx);
+    for (int i = 0; i < n_prompt; i++) ids[i] = random_id(m->hp.n_vocab);
+    double t0 = now_ms();
+    if (n_prompt > 0 && !gpt_eval(ctx, ids, n_prompt, false, err)) return -1;
+    for (int i = 0; i < n_gen; i++) {
+        int32_t id = random_id(m->hp.n_vocab);
+        if (!gpt_eval(ctx, &id, 1, false, err)) return -1;
+    }
+    return (now_ms() - t0) * 1e6;
+}
+
+static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, double membw, char *err) {
+    int n = r->n_prompt > 0 ? r->n_prompt : 1;
+    int32_t *ids = malloc((size_t)n * sizeof(int32_t));
+    if (!ids) return gpt_fail(err, "out of memory");
+    // warm-up: page in the weights, wake the threads, settle the caches
+    if (run_once(ctx, m, r->n_prompt, r->n_gen > 16 ? 16 : r->n_gen, ids, err) < 0) {
+        free(ids);
+        return -1;
+    }
+    int tokens = r->n_prompt + r->n_gen;
+    double sum_ts = 0, sum_ns = 0;
+    for (int i = 0; i < r->reps; i++) {
+        double ns = run_once(ctx, m, r->n_prompt, r->n_gen, ids, err);
+        if (ns < 0) {
+            free(ids);
+            return -1;
+        }
+        r->samples_ns[i] = ns;
+        sum_ns += ns;
+        sum_ts += tokens * 1e9 / ns;
+    }
+    free(ids);
+    r->avg_ns = sum_ns / r->reps;
+    r->avg_ts = sum_ts / r->reps;
+    double v_ts = 0, v_ns = 0;
+    for (int i = 0; i < r->reps; i++) {
+        double ts = tokens * 1e9 / r->samples_ns[i];
+        v_ts += (ts - r->avg_ts) * (ts - r->avg_ts);
+        v_ns += (r->samples_ns[i] - r->avg_ns) * (r->samples_ns[i] - r->avg_ns);
+    }
+    r->sd_ts = r->reps > 1 ? sqrt(v_ts / (r->reps - 1)) : 0;
+    r->sd_ns = r->reps > 1 ? sqrt(v_ns / (r->reps - 1)) : 0;
+    // weight traffic: one pass per batch of the prompt (gpt_eval's chunks are
+    // at most 256 tokens), one per generated token
+    double passes = (r->n_prompt > 0 ? (r->n_prompt + 255) / 256 : 0) + r->n_gen;
+    double secs = r->avg_ns * 1e-9;
+    r->gb_s = (double)bytes_per_token(m) * passes / secs / 1e9;
+    r->roofline_pct = membw > 0 ? 100.0 * r->gb_s / membw : 0;
+    double flops = 0;
+    for (int p = 0; p < r->n_prompt; p++) flops += flops_per_token(m, p, p == r->n_prompt - 1);
+    for (int p = r->n_prompt; p < tokens; p++) flops += flops_per_token(m, p, true);
+    r->gflops = flops / secs / 1e9;
+    return 0;
+}
+
+// ---- output -----------------------------------------------------------------------
+
+static const char *model_type_name(const gpt_model *m, char *buf, size_t len) {
+    uint64_t count[GGML_TYPE_BF16 + 1] = {0};
+    const gpt_hparams *hp = &m->hp;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const gpt_layer *L = &m->layers[l];
+        count[L->attn_qkv.type]++, count[L->attn_out.type]++, count[L->ffn_up.type]++, count[L->ffn_down.type]++;
+    }
+    uint32_t main_type = GGML_TYPE_F32;
+    for (uint32_t t = 0; t <= GGML_TYPE_BF16; t++)
+        if (count[t] > count[main_type]) main_type = t;
+    double p = (double)m->n_params;
+    if (p >= 1e9) snprintf(buf, len, "gpt2 %.1fB %s", p / 1e9, ggml_type_name(main_type));
+    else snprintf(buf, len, "gpt2 %.0fM %s", p / 1e6, ggml_type_name(main_type));
+    return buf;
+}
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+typedef struct {
+    const char *path;
+    char type[64];
+    uint64_t size, n_params, per_token, kv_bytes, rss;
+    double load_ms;
+} model_info;
+
+static void print_json(const model_info *mi, const bench_result *r, double membw, const char *kernels, bool first) {
+    printf("%s  {\n    \"model_filename\": ", first ? "" : ",\n");
+    json_string(mi->path);
+    printf(",\n    \"model_type\": ");
+    json_string(mi->type);
+    printf(",\n    \"model_size\": %llu,\n    \"model_n_params\": %llu,\n", (unsigned long long)mi->size,
+           (unsigned long long)mi->n_params);
+    printf("    \"backends\": \"CPU\",\n    \"kernels\": ");
+    json_string(kernels);
+    printf(",\n    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n", r->n_threads, r->n_prompt, r->n_gen);
+    printf("    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n",
+           r->avg_ns, r->sd_ns, r->avg_ts, r->sd_ts);
+    printf("    \"samples_ns\": [");
+    for (int i = 0; i < r->reps; i++) printf("%s%.0f", i ? ", " : "", r->samples_ns[i]);
+    printf("],\n    \"samples_ts\": [");
+    int tokens = r->n_prompt + r->n_gen;
+    for (int i = 0; i < r->reps; i++) printf("%s%.6f", i ? ", " : "", tokens * 1e9 / r->samples_ns[i]);
+    printf("],\n    \"bytes_per_token\": %llu,\n", (unsigned long long)mi->per_token);
+    printf("    \"gb_s\": %.3f,\n    \"membw_gb_s\": %.3f,\n    \"roofline_pct\": %.2f,\n    \"gflops\": %.2f,\n",
+           r->gb_s, membw, r->roofline_pct, r->gflops);
+    printf("    \"load_ms\": %.2f,\n    \"peak_rss_bytes\": %llu,\n    \"kv_cache_bytes\": %llu\n  }", mi->load_ms,
+           (unsigned long long)mi->rss, (unsigned long long)mi->kv_bytes);
+}
+
+static void print_row(const model_info *mi, const bench_result *r) {
+    char test[32], ts[48], gb[48];
+    if (r->n_gen == 0) snprintf(test, sizeof test, "pp%d", r->n_prompt);
+    else if (r->n_prompt == 0) snprintf(test, sizeof test, "tg%d", r->n_gen);
+    else snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->sd_ts);
+    if (r->n_gen > 0) snprintf(gb, sizeof gb, "%6.2f | %5.1f%%", r->gb_s, r->roofline_pct);
+    else snprintf(gb, sizeof gb, "%6s | %6s", "-", "-");
+    printf("| %-22s | %8.2f MiB | %7.2f M | %7d | %10s | %20s | %s | %7.1f | %8.1f | %9.1f MiB |\n", mi->type,
+           mi->size / 1048576.0, mi->n_params / 1e6, r->n_threads, test, ts, gb, r->gflops, mi->load_ms,
+           mi->rss / 1048576.0);
+}
+
+// ---- one model -----------------------------------------------------------------------
+
+static int bench_model(const bench_args *a, const char *path, double membw, const char *kernels, bool *first_json,
+                       bool *header) {
+    char err[GPT_ERR_LEN];
+    reset_peak_rss();
+    double t0 = now_ms();
+    gpt_model *m;
+    if (gpt_model_open(&m, path, err)) return cli_error("%s", err);
+    double load_ms = now_ms() - t0;
+    model_info mi = {.path = path, .size = m->weight_bytes, .n_params = m->n_params, .per_token = bytes_per_token(m)};
+    model_type_name(m, mi.type, sizeof mi.type);
+    // one context as long as the longest test
+    long need = 1;
+    for (int i = 0; i < a->n_pp; i++) need = a->pp[i] > need ? a->pp[i] : need;
+    for (int i = 0; i < a->n_tg; i++) need = a->tg[i] > need ? a->tg[i] : need;
+    if (need > m->hp.n_ctx) {
+        gpt_model_free(m);
+        return cli_error("bench: %s: a test of %ld tokens does not fit in the model's context of %d", path, need,
+                         m->hp.n_ctx);
+    }
+    mi.kv_bytes = 2ull * (uint64_t)m->hp.n_layer * (uint64_t)need * (uint64_t)m->hp.n_embd * sizeof(float);
+    bench_result *rs = calloc((size_t)a->n_threads * (a->n_pp + a->n_tg), sizeof *rs);
+    int n_rs = 0, rc = 0;
+    if (!rs) {
+        gpt_model_free(m);
+        return cli_error("out of memory");
+    }
+    for (int ti = 0; ti < a->n_threads && rc == 0; ti++) {
+        gpt_context *ctx;
+        double t1 = now_ms();
+        if (gpt_context_new(&ctx, m, (int)need, (int)a->threads[ti], err)) {
+            rc = cli_error("%s", err);
+            break;
+        }
+        if (ti == 0) mi.load_ms = load_ms + (now_ms() - t1);  // as `gpt` counts it: open + context
+        for (int k = 0; k < a->n_pp + a->n_tg && rc == 0; k++) {
+            bench_result *r = &rs[n_rs];
+            *r = (bench_result){.n_prompt = k < a->n_pp ? (int)a->pp[k] : 0,
+                                .n_gen = k < a->n_pp ? 0 : (int)a->tg[k - a->n_pp],
+                                .n_threads = (int)a->threads[ti], .reps = (int)a->reps};
+            if (r->n_prompt == 0 && r->n_gen == 0) continue;
+            fprintf(stderr, "gpt bench: %s, %d threads, %s%d ...\n", path, r->n_threads, r->n_gen ? "tg" : "pp",
+                    r->n_gen ? r->n_gen : r->n_prompt);
+            if (run_test(ctx, m, r, membw, err)) rc = cli_error("%s", err);
+            else n_rs++;
+        }
+        gpt_context_free(ctx);
+    }
+    mi.rss = peak_rss_bytes();
+    for (int i = 0; i < n_rs; i++) {
+        if (a->json) {
+            print_json(&mi, &rs[i], membw, kernels, *first_json);
+            *first_json = false;
+        } else {
+            if (!*header) {
+                printf("| %-22s | %12s | %9s | %7s | %10s | %20s | %6s | %6s | %7s | %8s | %13s |\n", "model", "size",
+                       "params", "threads", "test", "t/s", "GB/s", "roof", "GFLOP/s", "load ms", "peak RSS");
+                printf("| %.22s | %.12s | %.9s | %.7s | %.10s | %.20s | %.6s | %.6s | %.7s | %.8s | %.13s |\n",
+                       "-----------------------", "-------------", "----------", "--------", "-----------",
+                       "---------------------", "-------:", "-------:", "-------:", "--------:", "-------------:");
+                *header = true;
+            }
+            print_row(&mi, &rs[i]);
+        }
+    }
+    if (!a->json)
+        fflush(stdout);
+    free(rs);
+    gpt_model_free(m);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    int bw_threads = physical_cores();
+    for (int i = 0; i < a.n_threads; i++) bw_threads = a.threads[i] > bw_threads ? (int)a.threads[i] : bw_threads;
+    fprintf(stderr, "gpt bench: measuring the read bandwidth with %d threads ...\n", bw_threads);
+    double membw = membw_in_child(bw_threads);
+    const char *kernels = kernels_select()->name;
+    if (a.n_models == 0) {
+        if (a.json)
+            printf("[\n  {\n    \"test\": \"membw\",\n    \"n_threads\": %d,\n    \"membw_gb_s\": %.3f\n  }\n]\n",
+                   bw_threads, membw);
+        else printf("memory read bandwidth: %.2f GB/s (%d threads, best of %d passes over %zu MiB)\n", membw,
+                    bw_threads, MEMBW_PASSES, MEMBW_BYTES >> 20);
+        return membw > 0 ? 0 : cli_error("bench: could not measure the memory bandwidth");
+    }
+    if (a.json) printf("[\n");
+    else printf("gpt %s, kernels %s, memory read bandwidth %.2f GB/s (%d threads)\n\n", GPT_VERSION, kernels, membw,
+                bw_threads);
+    bool first_json = true, header = false;
+    for (int i = 0; i < a.n_models && rc == 0; i++) rc = bench_model(&a, a.models[i], membw, kernels, &first_json, &header);
+    if (a.json) printf("\n]\n");
+    return rc;
+}
