@@ -7,14 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__)
 static int cpu_has_avx2_fma_f16c(void) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#else
-    return 0;
-#endif
 }
+#endif
 
 const kernel_table *kernels_by_name(const char *name) {
     if (strcmp(name, "scalar") == 0) return &kernels_scalar;
