@@ -454,9 +454,12 @@ def export_path(src, out_path, type="f32", tokenizer_dir=None, name=None, write_
         raise ExportError("%s: cannot load with torch.load (%s)" % (src, e))
     if isinstance(ck, dict) and "model" in ck and "model_args" in ck:
         log("export: %s: nanoGPT checkpoint %s" % (src, ck["model_args"]))
-        return export_nanogpt(ck["model"], ck["model_args"], out_path, type, tokenizer_dir,
-                              name=name or os.path.splitext(os.path.basename(src))[0],
-                              write_output=write_output, pad_vocab=pad_vocab)
+        try:
+            return export_nanogpt(ck["model"], ck["model_args"], out_path, type, tokenizer_dir,
+                                  name=name or os.path.splitext(os.path.basename(src))[0],
+                                  write_output=write_output, pad_vocab=pad_vocab)
+        except ExportError as e:
+            raise ExportError("%s: %s" % (src, e))
     if isinstance(ck, dict) and os.path.isfile(os.path.join(os.path.dirname(os.path.abspath(src)), "config.json")):
         del ck
         return export_hf(src, out_path, type, tokenizer_dir, name, write_output, pad_vocab)
