@@ -47,6 +47,13 @@ typedef struct {
 extern const kernel_table kernels_scalar;
 #if defined(__x86_64__)
 extern const kernel_table kernels_avx2;
+// kernels_avx2_quant.c: quantized weights x Q8_0 activations, and a SIMD
+// quantize_row_q8_0 bit-identical to the scalar one (entries of kernels_avx2)
+void avx2_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                      size_t w_row_bytes, int T, int K, int n0, int n1);
+void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                      size_t w_row_bytes, int T, int K, int n0, int n1);
+void avx2_quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
 #endif
 #if defined(__aarch64__)
 extern const kernel_table kernels_neon;

@@ -148,8 +148,9 @@ static void axpy_f32(float *y, float a, const float *x, int n) {
 
 const kernel_table kernels_avx2 = {
     .name = "avx2",
-    .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16},
+    .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
+               [GGML_TYPE_Q8_0] = avx2_matmul_q8_0, [GGML_TYPE_Q4_0] = avx2_matmul_q4_0},
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
-    .quantize_row_q8_0 = NULL,  // filled from the scalar table until a SIMD one exists
+    .quantize_row_q8_0 = avx2_quantize_row_q8_0,
 };
