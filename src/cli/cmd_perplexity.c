@@ -3,8 +3,9 @@
 // between two models' next-token distributions (--kl-base, --kl).
 //
 // Convention (llama-perplexity's): the text is tokenized as a whole and cut
-// into non-overlapping windows of CTX tokens (a last, partial window is
-// dropped). Each window is evaluated from an empty cache; only its second
+// into non-overlapping windows of CTX tokens (default 512, llama-perplexity's
+// default; a last, partial window is dropped; one whole window suffices where
+// llama-perplexity wants two). Each window is evaluated from an empty cache; only its second
 // half is scored: the logits at positions CTX/2 .. CTX-2 predict the tokens
 // at CTX/2+1 .. CTX-1, so every scored token sees at least CTX/2 tokens of
 // context. No <|endoftext|> is inserted: a window starts with its own text.
@@ -46,7 +47,8 @@ static void usage(FILE *f) {
             "windows of CTX tokens, each evaluated from scratch, its second half scored.\n"
             "  -m, --model PATH   model (GGUF, Hugging Face directory or llm.c checkpoint)\n"
             "  -f, --file PATH    text to score\n"
-            "  -c, --ctx-size N   window length (default: the model's context; with --kl the file's)\n"
+            "  -c, --ctx-size N   window length (default 512 as llama-perplexity, at most the model's\n"
+            "                     context; with --kl the base file's)\n"
             "  -t, --threads N    threads (default: physical cores)\n"
             "      --chunks N     score at most N windows\n"
             "      --kl-base OUT  save the scored positions' top-K log-probabilities (and the true\n"
@@ -328,7 +330,7 @@ int cmd_perplexity(int argc, char **argv) {
         a.ctx = h.ctx;
         a.top_k = h.top_k;
     }
-    int ctx = a.ctx ? (int)a.ctx : hp->n_ctx;
+    int ctx = a.ctx ? (int)a.ctx : (hp->n_ctx < 512 ? hp->n_ctx : 512);
     if (ctx > hp->n_ctx) {
         cli_error("-c %d: the model's context is %d positions", ctx, hp->n_ctx);
         goto done;
