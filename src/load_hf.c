@@ -19,6 +19,7 @@
 #include "byte_unicode.h"
 #include "load_common.h"
 #include "loaders.h"
+#include "tokenizer.h"
 #include "util.h"
 
 #define MAX_JSON_BYTES ((size_t)256 << 20)        // config, vocab, tokenizer.json
@@ -228,14 +229,19 @@ static int read_vocab(hf_vocab *v, const char *dir, char *err) {
     const cJSON *added;
     if (read_added_tokens(v, dir, &added, err)) return -1;
     // ids must be dense: 0 .. n-1 over vocab.json and the added tokens together
-    uint64_t n = (uint64_t)cJSON_GetArraySize(v->vocab_json), max_id = 0;
+    uint64_t n = (uint64_t)cJSON_GetArraySize(v->vocab_json), max_id = 0, n_added = 0;
     const cJSON *a;
     cJSON_ArrayForEach(a, added) {
         const char *s;
         uint64_t id = added_id(a, &s);
         if (id == UINT64_MAX) return gpt_fail(err, "%s: an added token has no valid id or content", v->added_path);
         if (id + 1 > max_id) max_id = id + 1;
+        n_added++;
     }
+    // without gaps there are at most as many ids as entries: check before allocating for max_id
+    if (max_id > n + n_added)
+        return gpt_fail(err, "%s: added token id %llu leaves ids without a token (%llu tokens in all)", v->added_path,
+                        (unsigned long long)max_id - 1, (unsigned long long)(n + n_added));
     if (max_id > n) n = max_id;
     if (n == 0 || n > (1u << 24)) return gpt_fail(err, "%s: %llu tokens", path, (unsigned long long)n);
     v->n = n;
@@ -640,6 +646,19 @@ static int check_vocab_size(const hf_config *c, const hf_vocab *v, const char *d
     return 0;
 }
 
+// The tokenizer gpt will build from these keys must build now, so that a
+// bad vocabulary is reported against its files (every byte needs a token,
+// every merge's LEFT, RIGHT and LEFT+RIGHT must be tokens).
+static int check_tokenizer(const hf_vocab *v, const char *dir, char *err) {
+    char src[4200];
+    snprintf(src, sizeof src, "%s/{vocab.json,merges.txt}", dir);
+    if (v->n_merges == 0) return gpt_fail(err, "%s/merges.txt: no merges", dir);
+    gpt_tokenizer *t;
+    if (tokenizer_build(&t, v->tokens, v->types, v->n, v->merges, v->n_merges, src, err)) return -1;
+    tokenizer_free(t);
+    return 0;
+}
+
 // bos/eos: config.json's ids, else <|endoftext|>.
 static void pick_bos_eos(const hf_config *c, const hf_vocab *v, int64_t *bos, int64_t *eos) {
     int64_t eot = -1;
@@ -658,7 +677,8 @@ int load_hf_dir(gguf_ctx **out, const char *dir, char *err) {
     gguf_ctx *g = NULL;
     if (check_dir(dir, err)) return -1;
     if (join_path(path, sizeof path, dir, "config.json", err) || read_config(&cfg, path, err)) return -1;
-    if (read_vocab(&vocab, dir, err) || read_merges(&vocab, dir, err) || check_vocab_size(&cfg, &vocab, dir, err))
+    if (read_vocab(&vocab, dir, err) || read_merges(&vocab, dir, err) || check_vocab_size(&cfg, &vocab, dir, err) ||
+        check_tokenizer(&vocab, dir, err))
         goto fail;
     if (join_path(st_path, sizeof st_path, dir, "model.safetensors", err) || st_open(&st, st_path, err)) goto fail;
     g = gguf_new();

@@ -23,6 +23,7 @@
 #include "byte_unicode.h"
 #include "load_common.h"
 #include "loaders.h"
+#include "tokenizer.h"
 #include "util.h"
 
 #define LLMC_MODEL_MAGIC 20240326u
@@ -75,6 +76,11 @@ static int llmc_vocab_read(llmc_vocab *v, const char *path, char *err) {
     } else {
         return gpt_fail(err, "%s: unsupported tokenizer version %u (1 or 2 expected)", path, version);
     }
+    // each token takes at least 2 bytes (its length and one byte): bound
+    // n_vocab by the file before allocating for it
+    if (v->n_vocab > (size - LLMC_HEADER_BYTES) / 2)
+        return gpt_fail(err, "%s: vocab_size %u cannot fit in the file's %zu bytes of tokens", path, v->n_vocab,
+                        size - LLMC_HEADER_BYTES);
     v->bytes = malloc(v->n_vocab * sizeof *v->bytes);
     v->len = malloc(v->n_vocab);
     if (!v->bytes || !v->len) return gpt_fail(err, "%s: out of memory", path);
@@ -218,6 +224,10 @@ static int llmc_set_tokenizer(gguf_ctx *g, const llmc_vocab *v, const char *path
         merges[n_merges++] = (gguf_str){k, m};
         mo += k;
     }
+    // what gpt will build from these keys must build (reported against the file)
+    gpt_tokenizer *tok;
+    if (tokenizer_build(&tok, tokens, types, n, merges, n_merges, path, err)) goto done;
+    tokenizer_free(tok);
     loader_set_tokenizer(g, tokens, types, n, merges, n_merges, v->eot, v->eot);
     rc = 0;
 done:

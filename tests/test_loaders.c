@@ -416,35 +416,89 @@ static int hf_find(st_tensor *t, int n, const char *name_suffix) {
     abort();
 }
 
-// The tiny tokenizer: a b ab Ġ Ġab <|endoftext|> (+ "<|pad|>" as an added token).
-static char *tiny_tokens[] = {"a", "b", "ab", "\xc4\xa0", "\xc4\xa0" "ab", "<|endoftext|>", "<|pad|>"};
+// The tiny tokenizer: ids 0..255 the bytes (in the alphabet), then "ab",
+// "Ġab", <|endoftext|> (258) and, as an added token, "<|pad|>" (259).
+#define TINY_V 259
+#define TINY_EOT 258
+static char tiny_token_text[256][3];
+static char *tiny_tokens[TINY_V + 1];
 static char *tiny_merges[] = {"a b", "\xc4\xa0 ab"};
+
+static void init_tiny_tokens(void) {
+    for (int b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        alpha_str(&c, 1, tiny_token_text[b]);
+        tiny_tokens[b] = tiny_token_text[b];
+    }
+    tiny_tokens[256] = "ab";
+    tiny_tokens[257] = "\xc4\xa0" "ab";
+    tiny_tokens[258] = "<|endoftext|>";
+    tiny_tokens[259] = "<|pad|>";
+}
 
 static void write_config(const char *dir, const char *json) {
     char p[512];
     write_str(join(p, sizeof p, dir, "config.json"), json);
 }
 
+// bos/eos: 50256 with GPT-2's vocabulary, else the tiny one's 258.
 static void write_config_std(const char *dir, const hf_spec *s, const char *inner, const char *act, const char *eps) {
     char cfg[1024];
+    int eot = s->V >= 50257 ? 50256 : TINY_EOT;
     snprintf(cfg, sizeof cfg,
              "{\"model_type\": \"gpt2\", \"n_embd\": %d, \"n_head\": %d, \"n_layer\": %d, \"n_positions\": %d,"
              " \"n_ctx\": 1024, \"vocab_size\": %d, \"n_inner\": %s, \"activation_function\": \"%s\","
-             " \"layer_norm_epsilon\": %s, \"bos_token_id\": 5, \"eos_token_id\": 5,"
+             " \"layer_norm_epsilon\": %s, \"bos_token_id\": %d, \"eos_token_id\": %d,"
              " \"architectures\": [\"GPT2LMHeadModel\"]}",
-             s->C, s->NH, s->L, s->P, s->V, inner, act, eps);
+             s->C, s->NH, s->L, s->P, s->V, inner, act, eps, eot, eot);
     write_config(dir, cfg);
+}
+
+// vocab.json with every code point \u-escaped. Damage for the bad-file
+// tests: VOCAB_GAP gives "Ġab" id 300, VOCAB_DUP gives it id 256 (as "ab"),
+// VOCAB_RAW_SPACE writes byte 0x20 as a raw " " (outside the alphabet),
+// VOCAB_NO_BYTE_I replaces the token "i" by "ii".
+enum { VOCAB_OK, VOCAB_GAP, VOCAB_DUP, VOCAB_RAW_SPACE, VOCAB_NO_BYTE_I };
+
+static void json_key(buf *b, const char *s) {
+    buf_add(b, "\"", 1);
+    for (const uint8_t *p = (const uint8_t *)s; *p;) {
+        uint32_t cp = *p < 0x80 ? *p++ : (uint32_t)((p[0] & 0x1F) << 6 | (p[1] & 0x3F));
+        if (cp >= 0x80) p += 2;
+        buf_printf(b, "\\u%04x", cp);
+    }
+    buf_add(b, "\"", 1);
+}
+
+static void write_vocab_json(const char *dir, int damage) {
+    char p[512];
+    buf b = {0};
+    buf_add(&b, "{", 1);
+    for (int id = 0; id < TINY_V; id++) {
+        const char *s = tiny_tokens[id];
+        int out_id = id;
+        if (damage == VOCAB_RAW_SPACE && id == ' ') s = " ";
+        if (damage == VOCAB_NO_BYTE_I && id == 'i') s = "ii";
+        if (damage == VOCAB_GAP && id == 257) out_id = 300;
+        if (damage == VOCAB_DUP && id == 257) out_id = 256;
+        if (id) buf_add(&b, ", ", 2);
+        json_key(&b, s);
+        buf_printf(&b, ": %d", out_id);
+    }
+    buf_add(&b, "}", 1);
+    write_file(join(p, sizeof p, dir, "vocab.json"), b.p, b.n);
+    free(b.p);
 }
 
 static void write_tiny_vocab(const char *dir, bool pad_token) {
     char p[512];
-    write_str(join(p, sizeof p, dir, "vocab.json"),
-              "{\"a\": 0, \"b\": 1, \"ab\": 2, \"\\u0120\": 3, \"\\u0120ab\": 4, \"<|endoftext|>\": 5}");
+    write_vocab_json(dir, VOCAB_OK);
     write_str(join(p, sizeof p, dir, "merges.txt"), "#version: 0.2\na b\n\xc4\xa0 ab\n");
     if (pad_token)
         write_str(join(p, sizeof p, dir, "tokenizer.json"),
-                  "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 5, \"content\": \"<|endoftext|>\", "
-                  "\"special\": true}, {\"id\": 6, \"content\": \"<|pad|>\", \"special\": true}], \"model\": {}}");
+                  "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 258, \"content\": \"<|endoftext|>\", "
+                  "\"special\": true}, {\"id\": 259, \"content\": \"<|pad|>\", \"special\": true}], "
+                  "\"model\": {}}");
 }
 
 // A complete good directory; returns the tensor count written.
@@ -477,11 +531,11 @@ static void check_hf_model(const gguf_ctx *g, const hf_spec *s, st_tensor *t, in
     check_str(g, "tokenizer.ggml.model", "gpt2");
     check_str(g, "tokenizer.ggml.pre", "gpt-2");
     check_str_arr(g, "tokenizer.ggml.tokens", tiny_tokens, (uint64_t)s->V);
-    uint64_t control[2] = {5, 6};
+    uint64_t control[2] = {TINY_EOT, TINY_EOT + 1};
     check_types(g, (uint64_t)s->V, control, 2);
     check_str_arr(g, "tokenizer.ggml.merges", tiny_merges, 2);
-    check_uint(g, "tokenizer.ggml.bos_token_id", 5);
-    check_uint(g, "tokenizer.ggml.eos_token_id", 5);
+    check_uint(g, "tokenizer.ggml.bos_token_id", TINY_EOT);
+    check_uint(g, "tokenizer.ggml.eos_token_id", TINY_EOT);
     int weights = 0;
     for (int i = 0; i < n; i++) {
         if (!t[i].e.gguf[0]) continue;
@@ -501,7 +555,7 @@ static void test_hf_good(void) {
     char dir[512], err[GPT_ERR_LEN];
     gguf_ctx *g;
     // A: n_inner null (4C), gelu_new, mixed prefixes, mask buffers, no lm_head
-    hf_spec a = {8, 2, 2, 5, 6, 32, 2, true, 0};
+    hf_spec a = {8, 2, 2, 5, TINY_V, 32, 2, true, 0};
     int n = make_hf_dir(dir, sizeof dir, &a, T_, false, "null", "gelu_new", "1e-05");
     int rc = load_hf_dir(&g, dir, err);
     CHECK(rc == 0, "hf A: %s", err);
@@ -525,7 +579,7 @@ static void test_hf_good(void) {
         gguf_free(g);
     }
     // B: n_inner 24, exact gelu, no prefix, an untied F16 head, an added token
-    hf_spec b = {8, 4, 1, 3, 7, 24, 0, false, 1};
+    hf_spec b = {8, 4, 1, 3, TINY_V + 1, 24, 0, false, 1};
     n = make_hf_dir(dir, sizeof dir, &b, T_, true, "24", "gelu", "1e-6");
     rc = load_any(&g, dir, err);
     CHECK(rc == 0, "hf B: %s", err);
@@ -534,7 +588,7 @@ static void test_hf_good(void) {
         gguf_free(g);
     }
     // C: lm_head.weight saved as a copy of wte: still a tied head
-    hf_spec c = {8, 2, 1, 4, 6, 32, 1, false, 2};
+    hf_spec c = {8, 2, 1, 4, TINY_V, 32, 1, false, 2};
     n = make_hf_dir(dir, sizeof dir, &c, T_, false, "null", "gelu_new", "1e-05");
     rc = load_hf_dir(&g, dir, err);
     CHECK(rc == 0, "hf C: %s", err);
@@ -549,7 +603,7 @@ typedef void (*hf_mutator)(const char *dir, st_tensor *t, int *n);
 
 static void hf_bad(const char *what, hf_mutator mutate, const char *want) {
     char dir[512], err[GPT_ERR_LEN] = "";
-    hf_spec a = {8, 2, 2, 5, 6, 32, 1, true, 0};
+    hf_spec a = {8, 2, 2, 5, TINY_V, 32, 1, true, 0};
     int n = make_hf_dir(dir, sizeof dir, &a, T_, false, "null", "gelu_new", "1e-05");
     mutate(dir, T_, &n);
     gguf_ctx *g = NULL;
@@ -654,7 +708,7 @@ static void m_tiny_file(const char *d, st_tensor *t, int *n) {
 }
 static void m_heads(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
-    hf_spec a = {8, 3, 2, 5, 6, 32, 1, true, 0};
+    hf_spec a = {8, 3, 2, 5, TINY_V, 32, 1, true, 0};
     write_config_std(d, &a, "null", "gelu_new", "1e-05");
 }
 static void m_no_layers(const char *d, st_tensor *t, int *n) {
@@ -671,12 +725,12 @@ static void m_huge_embd(const char *d, st_tensor *t, int *n) {
 }
 static void m_relu(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
-    hf_spec a = {8, 2, 2, 5, 6, 32, 1, true, 0};
+    hf_spec a = {8, 2, 2, 5, TINY_V, 32, 1, true, 0};
     write_config_std(d, &a, "null", "relu", "1e-05");
 }
 static void m_config_vocab(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
-    hf_spec a = {8, 2, 2, 5, 7, 32, 1, true, 0};
+    hf_spec a = {8, 2, 2, 5, TINY_V + 1, 32, 1, true, 0};
     write_config_std(d, &a, "null", "gelu_new", "1e-05");
 }
 static void m_config_garbage(const char *d, st_tensor *t, int *n) {
@@ -690,21 +744,29 @@ static void m_no_config(const char *d, st_tensor *t, int *n) {
 }
 static void m_vocab_gap(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
-    char p[512];
-    write_str(join(p, sizeof p, d, "vocab.json"),
-              "{\"a\": 0, \"b\": 1, \"ab\": 2, \"\\u0120\": 3, \"\\u0120ab\": 7, \"<|endoftext|>\": 5}");
+    write_vocab_json(d, VOCAB_GAP);
 }
 static void m_vocab_dup(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
-    char p[512];
-    write_str(join(p, sizeof p, d, "vocab.json"),
-              "{\"a\": 0, \"b\": 1, \"ab\": 2, \"\\u0120\": 3, \"\\u0120ab\": 3, \"<|endoftext|>\": 5}");
+    write_vocab_json(d, VOCAB_DUP);
 }
 static void m_vocab_alphabet(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
-    char p[512];  // a raw space is not in the alphabet
-    write_str(join(p, sizeof p, d, "vocab.json"),
-              "{\"a\": 0, \"b\": 1, \"ab\": 2, \" \": 3, \" ab\": 4, \"<|endoftext|>\": 5}");
+    write_vocab_json(d, VOCAB_RAW_SPACE);
+}
+static void m_vocab_no_byte(const char *d, st_tensor *t, int *n) {
+    (void)t, (void)n;
+    write_vocab_json(d, VOCAB_NO_BYTE_I);
+}
+static void m_merge_unknown(const char *d, st_tensor *t, int *n) {
+    (void)t, (void)n;
+    char p[512];  // "x" + "yz": "yz" is no token
+    write_str(join(p, sizeof p, d, "merges.txt"), "#version: 0.2\na b\nx yz\n");
+}
+static void m_merges_empty(const char *d, st_tensor *t, int *n) {
+    (void)t, (void)n;
+    char p[512];
+    write_str(join(p, sizeof p, d, "merges.txt"), "#version: 0.2\n");
 }
 static void m_merges_line(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
@@ -726,7 +788,14 @@ static void m_added_conflict(const char *d, st_tensor *t, int *n) {
     (void)t, (void)n;
     char p[512];
     write_str(join(p, sizeof p, d, "tokenizer.json"),
-              "{\"added_tokens\": [{\"id\": 4, \"content\": \"<|pad|>\", \"special\": true}]}");
+              "{\"added_tokens\": [{\"id\": 257, \"content\": \"<|pad|>\", \"special\": true}]}");
+}
+
+static void m_added_huge(const char *d, st_tensor *t, int *n) {
+    (void)t, (void)n;
+    char p[512];
+    write_str(join(p, sizeof p, d, "tokenizer.json"),
+              "{\"added_tokens\": [{\"id\": 16777215, \"content\": \"<|x|>\", \"special\": true}]}");
 }
 
 static void test_hf_bad(void) {
@@ -754,20 +823,24 @@ static void test_hf_bad(void) {
     hf_bad("fractional n_layer", m_float_layers, "'n_layer'");
     hf_bad("huge n_embd", m_huge_embd, "'n_embd'");
     hf_bad("relu", m_relu, "activation_function 'relu'");
-    hf_bad("config vocab_size vs vocab.json", m_config_vocab, "vocab_size is 7 but the tokenizer");
+    hf_bad("config vocab_size vs vocab.json", m_config_vocab, "vocab_size is 260 but the tokenizer");
     hf_bad("config not JSON", m_config_garbage, "config.json: not valid JSON");
     hf_bad("no config.json", m_no_config, "config.json");
-    hf_bad("vocab id gap", m_vocab_gap, "vocab.json");
-    hf_bad("vocab id twice", m_vocab_dup, "used twice");
-    hf_bad("vocab outside the alphabet", m_vocab_alphabet, "alphabet");
+    hf_bad("vocab id gap", m_vocab_gap, "vocab.json: token '\xc4\xa0" "ab': id must be an integer in 0..258");
+    hf_bad("vocab id twice", m_vocab_dup, "id 256 is used twice");
+    hf_bad("vocab outside the alphabet", m_vocab_alphabet, "token 32 ' ' is not in GPT-2's byte-to-unicode alphabet");
+    hf_bad("vocab without a byte", m_vocab_no_byte, "{vocab.json,merges.txt}: tokens: no token for the single byte 0x69");
+    hf_bad("merge of unknown tokens", m_merge_unknown, "{vocab.json,merges.txt}: merge 1 'x yz'");
+    hf_bad("no merges", m_merges_empty, "merges.txt: no merges");
     hf_bad("merges line", m_merges_line, "merges.txt: line 3");
     hf_bad("no merges.txt", m_no_merges, "merges.txt");
     hf_bad("sharded", m_sharded, "sharded");
-    hf_bad("added token conflicts with vocab.json", m_added_conflict, "id 4 is both");
+    hf_bad("added token conflicts with vocab.json", m_added_conflict, "id 257 is both");
+    hf_bad("added token id 2^24 - 1", m_added_huge, "added token id 16777215 leaves ids without a token");
 
     // every proper prefix of a good model.safetensors fails cleanly
     char dir[512], p[512], err[GPT_ERR_LEN];
-    hf_spec a = {8, 2, 1, 3, 6, 32, 1, true, 0};
+    hf_spec a = {8, 2, 1, 3, TINY_V, 32, 1, true, 0};
     int n = make_hf_dir(dir, sizeof dir, &a, T_, false, "null", "gelu_new", "1e-05");
     struct stat st;
     stat(join(p, sizeof p, dir, "model.safetensors"), &st);
@@ -1026,6 +1099,7 @@ static void test_llmc_bad(void) {
     llmc_bad("tokenizer magic", &G, 0, 0, &v, 20240326, 2, 265, 264, 0, "bad magic");
     llmc_bad("tokenizer version", &G, 0, 0, &v, 20240328, 3, 265, 264, 0, "unsupported tokenizer version 3");
     llmc_bad("tokenizer v1 not GPT-2 sized", &G, 0, 0, &v, 20240328, 1, 265, 264, 0, "must have 50257");
+    llmc_bad("tokenizer vocab_size 2^24", &G, 0, 0, &v, 20240328, 2, 1 << 24, 264, 0, "cannot fit in the file");
     llmc_bad("tokenizer eot out of range", &G, 0, 0, &v, 20240328, 2, 265, 265, 0, "eot token 265 out of range");
     llmc_bad("tokenizer truncated", &G, 0, 0, &v, 20240328, 2, 265, 264, 5, "bytes left");
     llmc_bad("tokenizer ends at a length", &G, 0, 0, &v, 20240328, 2, 265, 264, 14, "truncated at the length");
@@ -1168,7 +1242,7 @@ static void test_real_vocab(const char *gpt2_dir) {
         check_str_arr(g, "tokenizer.ggml.merges", merges, 50000);
         uint64_t eot = 50256;
         check_types(g, NV, &eot, 1);
-        check_uint(g, "tokenizer.ggml.eos_token_id", 5);  // config.json's eos_token_id wins
+        check_uint(g, "tokenizer.ggml.eos_token_id", 50256);
         check_tensor(g, &T_[0].e);
         gguf_free(g);
     }
@@ -1181,6 +1255,7 @@ static void test_real_vocab(const char *gpt2_dir) {
 
 int main(int argc, char **argv) {
     init_alphabet();
+    init_tiny_tokens();
     snprintf(root, sizeof root, "/tmp/gpt_test_loaders_XXXXXX");
     if (!mkdtemp(root)) {
         perror("mkdtemp");
