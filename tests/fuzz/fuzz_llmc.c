@@ -1,0 +1,20 @@
+// fuzz_llmc.c: libFuzzer harness for an llm.c checkpoint and its tokenizer:
+// the input is model.bin FUZZ_SEP gpt2_tokenizer.bin (without a separator
+// the tokenizer is absent). Opened with gpt_model_open on model.bin.
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
+    fuzz_part parts[2];
+    size_t n = fuzz_split(data, len, parts, 2);
+    fuzz_put("model.bin", parts[0].data, parts[0].len);
+    fuzz_put("gpt2_tokenizer.bin", n > 1 ? parts[1].data : NULL, n > 1 ? parts[1].len : 0);
+    char path[512], err[GPT_ERR_LEN];
+    gpt_model *m;
+    if (gpt_model_open(&m, fuzz_path("model.bin", path), err) == 0) {
+        fuzz_run_model(m, parts[0].data, parts[0].len);
+        gpt_model_free(m);
+    } else {
+        fuzz_verbose(err);
+    }
+    return 0;
+}
