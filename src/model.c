@@ -205,7 +205,15 @@ int model_build(gpt_model **out, gguf_ctx *g, const char *path, char *err) {
     int C = hp->n_embd, V = hp->n_vocab;
     // room for every vector converted from F16: per layer 4C + 3C + C + F + C, plus 2C
     b.cap_f32 = (size_t)hp->n_layer * (size_t)(9 * C + hp->n_ff) + 2 * (size_t)C;
-    m->f32_copies = malloc(b.cap_f32 * sizeof(float));
+    // but no more than the file's half-precision vectors hold: the
+    // hyperparameters alone must not size an allocation
+    size_t half_elems = 0;
+    for (uint64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        if (t->n_dims == 1 && (t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16)) half_elems += t->ne[0];
+    }
+    if (half_elems < b.cap_f32) b.cap_f32 = half_elems;
+    m->f32_copies = malloc((b.cap_f32 ? b.cap_f32 : 1) * sizeof(float));
     if (!m->f32_copies) {
         gpt_fail(err, "%s: out of memory", path);
         goto fail;

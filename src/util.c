@@ -17,6 +17,10 @@ int gpt_fail(char *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err, GPT_ERR_LEN, fmt, ap);
         va_end(ap);
+        // messages quote names and tokens from untrusted files: keep them
+        // one line and free of terminal control bytes
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = '?';
     }
     return -1;
 }

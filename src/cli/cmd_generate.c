@@ -180,6 +180,10 @@ int cmd_generate(int argc, char **argv) {
         cli_error("%s", err);
         goto done;
     }
+    if (a.n_ctx > m->hp.n_ctx) {  // gpt_context_new would quietly use less
+        cli_error("-c %ld is larger than the model's context of %d positions", a.n_ctx, m->hp.n_ctx);
+        goto done;
+    }
     int threads = a.threads ? (int)a.threads : physical_cores();
     if (gpt_context_new(&ctx, m, (int)a.n_ctx, threads, err)) {
         cli_error("%s", err);
