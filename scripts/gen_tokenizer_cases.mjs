@@ -17,10 +17,11 @@
 //
 // Everything is seeded, so a rerun gives the same files. Texts: slices of
 // shared/data/tinyshakespeare.txt (public domain), this repository's own C and Python
-// sources, seeded random Unicode from many blocks (including the blocks added in Unicode
+// sources (at a fixed commit), seeded random Unicode from many blocks (including the blocks added in Unicode
 // 15.0, 15.1, 16.0 and 17.0, so that a table of the wrong version fails), whitespace and
 // punctuation soups, contractions, numbers, long documents and long runs of one character.
-import { readFileSync, writeFileSync, readdirSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { get_encoding, Tiktoken } from "tiktoken";
@@ -136,22 +137,21 @@ for (let i = 0; i < 3; i++) {
 add("shakespeare with CRLF", shakespeare.slice(5000, 9000).replace(/\n/g, "\r\n"));
 add("shakespeare uppercase", shakespeare.slice(12000, 15000).toUpperCase());
 
-// ---- 2. source code (this repository's own files) --------------------------------
-const sources = [];
-for (const dir of ["src", "src/cli", "scripts", "tests"]) {
-  const d = join(ROOT, dir);
-  if (!existsSync(d)) continue;
-  for (const f of readdirSync(d).sort())
-    if (/\.(c|h|py|mjs|sh|txt)$/.test(f) && !f.startsWith("unicode_tables") && !f.endsWith(".jsonl"))
-      sources.push([dir + "/" + f, readFileSync(join(d, f), "utf8")]);
-}
-for (let i = 0; i < 120 && sources.length; i++) {
+// ---- 2. source code (this repository's own C and Python, at a fixed commit) ----------
+// A fixed commit keeps the vectors the same when the script is run again later.
+const SOURCE_COMMIT = "965ad4a56faaef55dd1f47c81d4cbb17a6462260";
+const git = (...args) => execFileSync("git", ["-C", ROOT, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
+const sources = git("ls-tree", "-r", "--name-only", SOURCE_COMMIT).split("\n")
+  .filter((f) => /^(src|scripts|tests)\/.*\.(c|h|py|mjs)$/.test(f) && !f.startsWith("src/unicode_tables"))
+  .map((f) => [f, git("show", `${SOURCE_COMMIT}:${f}`)]);
+for (let i = 0; i < 120; i++) {
   const [name, text] = pick(sources);
   const len = randInt(1, 1500);
   const at = randInt(0, Math.max(0, text.length - len));
   add("source slice " + name, text.slice(at, at + len));
 }
-for (const [name, text] of sources.slice(0, 6)) add("source file " + name, text.slice(0, 30000));
+for (const name of ["src/tokenizer.c", "scripts/gen_unicode_tables.py", "src/gguf.c"])
+  add("source file " + name, sources.find(([f]) => f === name)[1].slice(0, 30000));
 for (let i = 0; i < 30; i++) {
   // synthetic code: identifiers, operators, tabs and spaces for indentation
   const toks = ["int", "x", "y_1", "foo_bar", "0x1F", "3.14", "==", "!=", "->", "++", "/*", "*/", "//",

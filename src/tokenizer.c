@@ -38,8 +38,11 @@
 
 #define NO_RANK INT32_MAX
 #define SMALL_PIECE 128         // pieces up to this many bytes use the array scan
-#define CACHE_MAX_LEN 64        // longer pieces are not cached
-#define CACHE_MAX_ENTRIES 200000  // the cache is emptied when it grows past this
+#ifndef CACHE_SLOTS
+#define CACHE_SLOTS (1 << 14)   // the piece cache: 64 bytes a slot, 1 MB
+#endif
+#define CACHE_LEN 26            // longest piece cached
+#define CACHE_IDS 9             // most ids a cached piece can have
 #define MAX_VOCAB_FILE (256u << 20)
 
 typedef struct {
@@ -52,19 +55,39 @@ typedef struct {
     pair_val value;
 } pair_entry;
 
+// The pair map compiled for encoding: open addressing with linear probing,
+// key and value in one slot, so a lookup costs one cache miss. Vocabularies
+// of up to 65,535 tokens (GPT-2's 50,257) use 8-byte slots, which keep the
+// table (1 MB for GPT-2's 50,000 merges) and the byte-pair table (256 KB)
+// mostly in a core's cache; larger ones use 16-byte slots.
+typedef struct {
+    uint32_t key;  // left << 16 | right; PAIR_EMPTY16: a free slot
+    uint16_t rank, merged;
+} pair_slot16;
+typedef struct {
+    uint64_t key;  // left << 32 | right; PAIR_EMPTY: a free slot
+    int32_t rank, merged;
+} pair_slot;
+typedef struct {
+    uint16_t rank, merged;  // rank NO_RANK16: no merge
+} pair_val16;
+#define PAIR_EMPTY UINT64_MAX    // never a key: ids are below 2^31
+#define PAIR_EMPTY16 UINT32_MAX  // never a key: ids are below 65535
+#define NO_RANK16 UINT16_MAX
+
 typedef struct {
     char *key;  // a token in GPT-2's byte-to-unicode alphabet (never holds NUL)
     int32_t value;
 } vocab_entry;
 
+// One slot of the piece cache (direct-mapped: a piece has one possible slot,
+// and a new piece there replaces the old). One cache line.
 typedef struct {
-    uint32_t off, n;  // a run of cache_ids
-} cache_val;
-
-typedef struct {
-    char *key;  // the piece's bytes (pieces holding NUL are not cached)
-    cache_val value;
-} cache_entry;
+    uint8_t len;    // 0: empty
+    uint8_t n_ids;
+    uint8_t bytes[CACHE_LEN];
+    int32_t ids[CACHE_IDS];
+} cache_slot;
 
 typedef struct {
     int32_t id;
@@ -86,11 +109,17 @@ struct gpt_tokenizer {
     int32_t byte_id[256];
     vocab_entry *vocab;  // stb_ds: alphabet string -> id (normal tokens)
     pair_entry *pairs;   // stb_ds: (left, right) -> (rank, merged)
+    // the same pairs compiled for encoding: 16-bit when compact, else 32-bit
+    bool compact;               // n_vocab and every rank below 65535
+    pair_slot16 *pair_slots16;  // compact
+    pair_slot *pair_slots;      // otherwise
+    int pair_shift;             // a key's slot: (key * golden) >> pair_shift
+    pair_val16 *byte_pair16;    // [256 * 256], compact: the pair of bytes a, b at a << 8 | b
+    pair_val *byte_pair;        // [256 * 256], otherwise
     special_token *specials;  // stb_ds array
     int eos_id;
 
-    cache_entry *cache;  // stb_ds string map
-    int32_t *cache_ids;  // stb_ds array
+    cache_slot *cache;  // [CACHE_SLOTS], allocated on first use
 
     // scratch reused by every encode call
     int32_t *sym_id, *sym_rank, *sym_merged;  // small pieces: one entry per symbol
@@ -243,12 +272,91 @@ static size_t next_piece(const uint8_t *p, size_t i, size_t n) {
 
 // ---- BPE --------------------------------------------------------------------------
 
-static inline int32_t pair_rank(gpt_tokenizer *t, int32_t a, int32_t b, int32_t *merged) {
+static inline uint64_t pair_slot_of(const gpt_tokenizer *t, uint64_t key) {
+    return (key * 0x9E3779B97F4A7C15ull) >> t->pair_shift;
+}
+
+// The rank of merging tokens a and b (and the merged token), or NO_RANK.
+static inline int32_t pair_rank(const gpt_tokenizer *t, int32_t a, int32_t b, int32_t *merged) {
+    uint64_t mask = UINT64_MAX >> t->pair_shift;
+    if (t->compact) {
+        uint32_t key = (uint32_t)a << 16 | (uint32_t)b;
+        for (uint64_t h = pair_slot_of(t, key);; h = (h + 1) & mask) {
+            pair_slot16 s = t->pair_slots16[h];
+            if (s.key == key) {
+                *merged = s.merged;
+                return s.rank;
+            }
+            if (s.key == PAIR_EMPTY16) return NO_RANK;
+        }
+    }
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    ptrdiff_t k = hmgeti(t->pairs, key);
-    if (k < 0) return NO_RANK;
-    *merged = t->pairs[k].value.merged;
-    return t->pairs[k].value.rank;
+    for (uint64_t h = pair_slot_of(t, key);; h = (h + 1) & mask) {
+        const pair_slot *s = &t->pair_slots[h];
+        if (s->key == key) {
+            *merged = s->merged;
+            return s->rank;
+        }
+        if (s->key == PAIR_EMPTY) return NO_RANK;
+    }
+}
+
+// The pair of two single bytes.
+static inline int32_t byte_pair_rank(const gpt_tokenizer *t, uint8_t a, uint8_t b, int32_t *merged) {
+    if (t->compact) {
+        pair_val16 v = t->byte_pair16[a << 8 | b];
+        *merged = v.merged;
+        return v.rank == NO_RANK16 ? NO_RANK : v.rank;
+    }
+    pair_val v = t->byte_pair[a << 8 | b];
+    *merged = v.merged;
+    return v.rank;
+}
+
+// Compile the stb_ds pair map into the open-addressing table (at most half
+// full) and the table of byte pairs.
+static int compile_pairs(gpt_tokenizer *t) {
+    size_t n = (size_t)hmlen(t->pairs), cap = 1024;
+    int bits = 10;
+    while (cap < 2 * n) cap *= 2, bits++;
+    t->pair_shift = 64 - bits;
+    t->compact = t->n_vocab < 65535;
+    for (size_t i = 0; i < n; i++) t->compact = t->compact && t->pairs[i].value.rank < NO_RANK16;
+    if (t->compact) {
+        t->pair_slots16 = malloc(cap * sizeof *t->pair_slots16);
+        t->byte_pair16 = malloc(65536 * sizeof *t->byte_pair16);
+        if (!t->pair_slots16 || !t->byte_pair16) return -1;
+        for (size_t i = 0; i < cap; i++) t->pair_slots16[i].key = PAIR_EMPTY16;
+    } else {
+        t->pair_slots = malloc(cap * sizeof *t->pair_slots);
+        t->byte_pair = malloc(65536 * sizeof *t->byte_pair);
+        if (!t->pair_slots || !t->byte_pair) return -1;
+        for (size_t i = 0; i < cap; i++) t->pair_slots[i].key = PAIR_EMPTY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = t->pairs[i].key;
+        pair_val v = t->pairs[i].value;
+        if (t->compact) {
+            uint32_t key16 = (uint32_t)(key >> 32) << 16 | (uint32_t)(key & 0xFFFF);
+            uint64_t h = pair_slot_of(t, key16);
+            while (t->pair_slots16[h].key != PAIR_EMPTY16) h = (h + 1) & (cap - 1);
+            t->pair_slots16[h] = (pair_slot16){key16, (uint16_t)v.rank, (uint16_t)v.merged};
+        } else {
+            uint64_t h = pair_slot_of(t, key);
+            while (t->pair_slots[h].key != PAIR_EMPTY) h = (h + 1) & (cap - 1);
+            t->pair_slots[h] = (pair_slot){key, v.rank, v.merged};
+        }
+    }
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) {
+            int32_t merged = 0, rank = pair_rank(t, t->byte_id[a], t->byte_id[b], &merged);
+            if (t->compact)
+                t->byte_pair16[a << 8 | b] =
+                    (pair_val16){rank == NO_RANK ? NO_RANK16 : (uint16_t)rank, (uint16_t)merged};
+            else
+                t->byte_pair[a << 8 | b] = (pair_val){rank, merged};
+        }
+    return 0;
 }
 
 static int grow_scratch(gpt_tokenizer *t, size_t n) {
@@ -275,7 +383,7 @@ static int grow_scratch(gpt_tokenizer *t, size_t n) {
 static size_t bpe_small(gpt_tokenizer *t, const uint8_t *p, size_t n) {
     int32_t *id = t->sym_id, *rank = t->sym_rank, *merged = t->sym_merged;
     for (size_t k = 0; k < n; k++) id[k] = t->byte_id[p[k]];
-    for (size_t k = 0; k + 1 < n; k++) rank[k] = pair_rank(t, id[k], id[k + 1], &merged[k]);
+    for (size_t k = 0; k + 1 < n; k++) rank[k] = byte_pair_rank(t, p[k], p[k + 1], &merged[k]);
     size_t m = n;
     while (m > 1) {
         size_t best = 0;
@@ -371,28 +479,29 @@ static int bpe_long(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
     return 0;
 }
 
-static void cache_reset(gpt_tokenizer *t) {
-    shfree(t->cache);
-    arrfree(t->cache_ids);
-    t->cache = NULL;
-    t->cache_ids = NULL;
-    sh_new_arena(t->cache);
+// A hash of a short piece, eight bytes at a time.
+static inline uint64_t piece_hash(const uint8_t *p, size_t n) {
+    uint64_t h = n * 0x9E3779B97F4A7C15ull;
+    for (;; p += 8, n -= 8) {
+        uint64_t w = 0;
+        memcpy(&w, p, n < 8 ? n : 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 29;
+        if (n <= 8) return h;
+    }
 }
 
-// Encode one piece: the cache, a single byte, or BPE.
+// Encode one piece: a single byte, the cache, or BPE.
 static void encode_piece(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
     if (n == 1) {
         push_ids(out, &t->byte_id[p[0]], 1);
         return;
     }
-    char key[CACHE_MAX_LEN + 1];
-    bool cacheable = n <= CACHE_MAX_LEN && memchr(p, 0, n) == NULL;
-    if (cacheable) {
-        memcpy(key, p, n);
-        key[n] = '\0';
-        ptrdiff_t k = shgeti(t->cache, key);
-        if (k >= 0) {
-            push_ids(out, t->cache_ids + t->cache[k].value.off, t->cache[k].value.n);
+    cache_slot *slot = NULL;
+    if (n <= CACHE_LEN && t->cache) {
+        slot = &t->cache[piece_hash(p, n) & (CACHE_SLOTS - 1)];
+        if (slot->len == n && memcmp(slot->bytes, p, n) == 0) {
+            push_ids(out, slot->ids, slot->n_ids);
             return;
         }
     }
@@ -406,11 +515,11 @@ static void encode_piece(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *o
     }
     size_t m = bpe_small(t, p, n);
     push_ids(out, t->sym_id, m);
-    if (cacheable) {
-        if (shlen(t->cache) >= CACHE_MAX_ENTRIES) cache_reset(t);
-        cache_val v = {(uint32_t)arrlen(t->cache_ids), (uint32_t)m};
-        for (size_t k = 0; k < m; k++) arrput(t->cache_ids, t->sym_id[k]);
-        shput(t->cache, key, v);
+    if (slot && m <= CACHE_IDS) {
+        slot->len = (uint8_t)n;
+        slot->n_ids = (uint8_t)m;
+        memcpy(slot->bytes, p, n);
+        memcpy(slot->ids, t->sym_id, m * sizeof *slot->ids);
     }
 }
 
@@ -439,6 +548,7 @@ int32_t *tokenizer_encode(gpt_tokenizer *t, const uint8_t *text, size_t len, boo
                           size_t *n_ids) {
     id_buf out = {0};
     reserve_ids(&out, len / 4 + 16);
+    if (!t->cache) t->cache = calloc(CACHE_SLOTS, sizeof *t->cache);  // without it: no caching
     size_t n_special = allow_special ? (size_t)arrlen(t->specials) : 0;
     for (size_t s = 0; s < n_special; s++)
         t->specials[s].next_at = find_bytes(text, len, 0, t->specials[s].bytes, t->specials[s].len);
@@ -484,9 +594,12 @@ void tokenizer_free(gpt_tokenizer *t) {
     free(t->offset);
     shfree(t->vocab);
     hmfree(t->pairs);
+    free(t->pair_slots);
+    free(t->pair_slots16);
+    free(t->byte_pair);
+    free(t->byte_pair16);
     arrfree(t->specials);
-    shfree(t->cache);
-    arrfree(t->cache_ids);
+    free(t->cache);
     free(t->sym_id);
     free(t->sym_rank);
     free(t->sym_merged);
@@ -640,10 +753,10 @@ static int build(gpt_tokenizer **out, const gguf_str *tokens, const int32_t *tok
     t->eos_id = -1;
     for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
     sh_new_arena(t->vocab);
-    sh_new_arena(t->cache);
     int rc = load_tokens(t, tokens, token_types, tokens_src, err);
     if (rc == 0)
         rc = n_merges ? load_merges(t, merges, n_merges, merges_src, err) : pairs_from_ranks(t, tokens_src, err);
+    if (rc == 0 && compile_pairs(t) != 0) rc = gpt_fail(err, "%s: out of memory", tokens_src);
     if (rc != 0) {
         tokenizer_free(t);
         return -1;
