@@ -11,10 +11,17 @@
 //
 // It calls kernels and the thread pool; every hot loop lives in kernels/.
 // All memory is allocated once, in gpt_context_new.
+//
+// Parallel steps: each matrix product hands out chunks of weight rows from a
+// shared counter (a thread that was descheduled or started late does less,
+// nobody waits for a fixed half); attention hands out (head, block of
+// queries) pairs the same way, largest first.
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels/kernels.h"
 #include "model.h"
@@ -22,23 +29,28 @@
 #include "util.h"
 
 #define MAX_BATCH 256  // tokens evaluated per pass; longer inputs go in chunks
+#define QB 32          // queries per attention work item (prefill)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 struct gpt_context {
     gpt_model *m;
     const kernel_table *k;
     thread_pool *pool;
     int n_ctx, n_past, batch;
-    float *k_cache, *v_cache;  // (L, n_ctx, C) each
+    float *k_cache;            // (L, n_ctx, C): row p holds the keys of position p
+    float *v_cache;            // (L, C, n_ctx): transposed, row c holds channel c of every position,
+                               // so that attention's weighted sum of values is a matrix product
     float *x;                  // (B, C) residual stream
     float *xn;                 // (B, C) normalised input of a matmul, or its output
     float *qkv;                // (B, 3C)
     float *att;                // (B, C) attention output before the projection
     float *ffn;                // (B, F)
-    float *scores;             // (n_threads, n_ctx) attention weights per thread
+    float *scores;             // (n_threads, QB, n_ctx) attention weights per thread
     void *xq;                  // (B, max(C, F) / 32) Q8_0 blocks: activations for quantized weights
     float *logits;             // (logits_cap, V)
     int logits_cap;
     float *arena;              // the one allocation behind the F32 buffers above
+    size_t arena_bytes;
 };
 
 // ---- a matrix product as one parallel step -------------------------------------
@@ -56,13 +68,12 @@ typedef struct {
     float *resid;         // when set: resid += x W^T + b, with out as scratch of the same shape
     int gelu;             // 0 none, 1 tanh, 2 erf
     int T;
+    int chunk;            // rows per work item
+    atomic_int next;      // the next work item
 } matmul_task;
 
-static void matmul_worker(void *arg, int ith, int nth) {
-    matmul_task *mt = arg;
-    int n0, n1;
-    pool_split(mt->w->rows, ith, nth, 48, &n0, &n1);
-    if (n0 >= n1) return;
+// Rows [n0, n1) of the product, then their bias, GELU or residual add.
+static void matmul_rows(matmul_task *mt, int n0, int n1) {
     int T = mt->T, cols = n1 - n0;
     if (!mt->resid) {
         mt->fn(mt->out, mt->ldo, mt->x, mt->ldx, mt->xq, mt->w->data, mt->w->row_bytes, T, mt->w->cols, n0, n1);
@@ -83,6 +94,28 @@ static void matmul_worker(void *arg, int ith, int nth) {
     }
 }
 
+static void matmul_worker(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
+    matmul_task *mt = arg;
+    int N = mt->w->rows;
+    for (;;) {
+        int n0 = atomic_fetch_add_explicit(&mt->next, 1, memory_order_relaxed) * mt->chunk;
+        if (n0 >= N) return;
+        matmul_rows(mt, n0, n0 + mt->chunk < N ? n0 + mt->chunk : N);
+    }
+}
+
+// Rows per work item: about 8 items per thread in decode (small enough to
+// even out, large enough that taking one costs nothing next to streaming
+// it), 4 in prefill; a multiple of 48 so that the kernels' register and
+// packing tiles (3, 4, 8, 16, 24 rows) are never cut.
+static int matmul_chunk(int rows, int nth, int T) {
+    int items = nth * (T == 1 ? 8 : 4);
+    int chunk = (rows + items - 1) / items;
+    chunk = (chunk + 47) / 48 * 48;
+    return chunk > 0 ? chunk : 48;
+}
+
 typedef struct {
     const kernel_table *k;
     const float *x;
@@ -100,7 +133,8 @@ static void quant_worker(void *arg, int ith, int nth) {
 // out (T, N) = x (T, K) @ W^T + bias, then GELU or a residual add.
 static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx, const gpt_matrix *w,
                    const float *bias, float *resid, int gelu, int T) {
-    matmul_task mt = {c->k, c->k->matmul[w->type], out, ldo, x, ldx, NULL, w, bias, resid, gelu, T};
+    matmul_task mt = {c->k, c->k->matmul[w->type], out, ldo, x, ldx, NULL, w, bias, resid, gelu, T,
+                      matmul_chunk(w->rows, pool_size(c->pool), T), 0};
     if (!mt.fn) mt.fn = kernels_scalar.matmul[w->type];
     if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
         quant_task q = {c->k, x, ldx, w->cols, T, c->xq};
@@ -139,41 +173,62 @@ static void layernorm(gpt_context *c, float *out, const float *x, const float *w
 typedef struct {
     gpt_context *c;
     int layer, T, pos0;
+    atomic_int next;  // the next (block of queries, head) item
 } attn_task;
 
-// One (token, head) pair: scores over positions 0..pos, softmax, weighted sum
-// of the cached values.
-static void attend(gpt_context *c, const float *kc, const float *vc, const float *q, float *out, float *s,
-                   int pos, int hd, int C) {
-    const kernel_table *k = c->k;
-    float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
-    for (int p = 0; p <= pos; p++) {
-        s[p] = k->dot_f32(q, kc + (size_t)p * C, hd) * scale;
+// scores (n) = softmax(scores * scale) in place, the row of one query.
+static void softmax_scaled(float *s, int n, float scale) {
+    float max = -INFINITY;
+    for (int p = 0; p < n; p++) {
+        s[p] *= scale;
         if (s[p] > max) max = s[p];
     }
     float sum = 0.0f;
-    for (int p = 0; p <= pos; p++) {
+    for (int p = 0; p < n; p++) {
         s[p] = expf(s[p] - max);
         sum += s[p];
     }
     float inv = 1.0f / sum;
-    memset(out, 0, (size_t)hd * sizeof(float));
-    for (int p = 0; p <= pos; p++) k->axpy_f32(out, s[p] * inv, vc + (size_t)p * C, hd);
+    for (int p = 0; p < n; p++) s[p] *= inv;
+}
+
+// Queries [t0, t1) of one head, as two matrix products through the F32
+// matmul kernel:
+//   S (m, npos) = Q (m, hd) K^T          K: cache rows 0..npos-1, stride C
+//   softmax of each row over the positions it may see (later ones zeroed)
+//   O (m, hd)   = S V                   V^T: cache rows h*hd.., stride n_ctx
+// npos = pos0 + t1 covers the last query; earlier queries of the block get
+// a few masked positions, computed and then zeroed.
+static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int t1, float *S) {
+    const gpt_hparams *hp = &c->m->hp;
+    int C = hp->n_embd, hd = C / hp->n_head, m = t1 - t0, npos = at->pos0 + t1;
+    matmul_fn mm = c->k->matmul[GGML_TYPE_F32] ? c->k->matmul[GGML_TYPE_F32] : kernels_scalar.matmul[GGML_TYPE_F32];
+    const float *kc = c->k_cache + (size_t)at->layer * c->n_ctx * C + (size_t)h * hd;
+    const float *vt = c->v_cache + (size_t)at->layer * C * c->n_ctx + (size_t)h * hd * c->n_ctx;
+    const float *q = c->qkv + (size_t)t0 * 3 * C + (size_t)h * hd;
+    mm(S, npos, q, 3 * C, NULL, kc, (size_t)C * sizeof(float), m, hd, 0, npos);
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < m; i++) {
+        float *s = S + (size_t)i * npos;
+        int seen = at->pos0 + t0 + i + 1;  // positions 0..pos of query t0 + i
+        softmax_scaled(s, seen, scale);
+        memset(s + seen, 0, (size_t)(npos - seen) * sizeof(float));
+    }
+    mm(c->att + (size_t)t0 * C + (size_t)h * hd, C, S, npos, NULL, vt, (size_t)c->n_ctx * sizeof(float), m, npos, 0, hd);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {
+    (void)nth;
     attn_task *at = arg;
     gpt_context *c = at->c;
-    int C = c->m->hp.n_embd, NH = c->m->hp.n_head, hd = C / NH;
-    size_t layer_off = (size_t)at->layer * c->n_ctx * C;
-    float *s = c->scores + (size_t)ith * c->n_ctx;
-    int lo, hi;
-    pool_split(at->T * NH, ith, nth, 1, &lo, &hi);
-    for (int i = lo; i < hi; i++) {
-        int t = i / NH, h = i % NH;
-        const float *q = c->qkv + (size_t)t * 3 * C + h * hd;
-        attend(c, c->k_cache + layer_off + h * hd, c->v_cache + layer_off + h * hd, q,
-               c->att + (size_t)t * C + h * hd, s, at->pos0 + t, hd, C);
+    int NH = c->m->hp.n_head, n_blocks = (at->T + QB - 1) / QB;
+    float *S = c->scores + (size_t)ith * QB * c->n_ctx;
+    for (;;) {
+        int i = atomic_fetch_add_explicit(&at->next, 1, memory_order_relaxed);
+        if (i >= n_blocks * NH) return;
+        int b = n_blocks - 1 - i / NH;  // the last queries see the most positions: hand them out first
+        int t0 = b * QB, t1 = t0 + QB < at->T ? t0 + QB : at->T;
+        attend_block(c, at, i % NH, t0, t1, S);
     }
 }
 
@@ -200,11 +255,12 @@ static void block_forward(gpt_context *c, int l, int T) {
     matmul(c, c->qkv, 3 * C, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
     // append k and v to the cache at positions n_past .. n_past + T - 1
     size_t off = ((size_t)l * c->n_ctx + c->n_past) * C;
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T; t++)
         memcpy(c->k_cache + off + (size_t)t * C, c->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
-        memcpy(c->v_cache + off + (size_t)t * C, c->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
-    }
-    attn_task at = {c, l, T, c->n_past};
+    float *vt = c->v_cache + (size_t)l * C * c->n_ctx + c->n_past;
+    for (int i = 0; i < C; i++)  // transposed: channel i of positions n_past.. is contiguous
+        for (int t = 0; t < T; t++) vt[(size_t)i * c->n_ctx + t] = c->qkv[(size_t)t * 3 * C + 2 * C + i];
+    attn_task at = {c, l, T, c->n_past, 0};
     pool_run(c->pool, attention_worker, &at);
     matmul(c, c->xn, C, c->att, C, &L->attn_out, L->attn_out_b, c->x, 0, T);
     layernorm(c, c->xn, c->x, L->ln2_w, L->ln2_b, T);
@@ -241,9 +297,17 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
     size_t C = (size_t)hp->n_embd, F = (size_t)hp->n_ff, B = (size_t)c->batch, L = (size_t)hp->n_layer;
     size_t nth = (size_t)pool_size(c->pool), maxk = C > F ? C : F;
     size_t kv = L * (size_t)n_ctx * C;
-    size_t floats = 2 * kv + B * (C + C + 3 * C + C + F) + nth * (size_t)n_ctx;
+    size_t floats = 2 * kv + B * (C + C + 3 * C + C + F) + nth * QB * (size_t)n_ctx;
     size_t xq_bytes = B * (maxk / QK + 1) * sizeof(block_q8_0);
-    c->arena = malloc(floats * sizeof(float) + xq_bytes);
+    // huge pages where the kernel gives them: attention reads 64-float rows
+    // of the transposed value cache n_ctx floats apart, one page each with
+    // 4 KiB pages
+    c->arena_bytes = (floats * sizeof(float) + xq_bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *arena = mmap(NULL, c->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    c->arena = arena == MAP_FAILED ? NULL : arena;
+#ifdef MADV_HUGEPAGE
+    if (c->arena) madvise(c->arena, c->arena_bytes, MADV_HUGEPAGE);
+#endif
     c->logits_cap = 1;
     c->logits = malloc((size_t)hp->n_vocab * sizeof(float));
     if (!c->arena || !c->logits) {
@@ -259,7 +323,7 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
     c->qkv = p, p += B * 3 * C;
     c->att = p, p += B * C;
     c->ffn = p, p += B * F;
-    c->scores = p, p += nth * (size_t)n_ctx;
+    c->scores = p, p += nth * QB * (size_t)n_ctx;
     c->xq = p;
     *out = c;
     return 0;
@@ -268,7 +332,7 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
 void gpt_context_free(gpt_context *c) {
     if (!c) return;
     pool_free(c->pool);
-    free(c->arena);
+    if (c->arena) munmap(c->arena, c->arena_bytes);
     free(c->logits);
     free(c);
 }

@@ -2,11 +2,20 @@
 // alone is compiled with -mavx2 -mfma -mf16c; kernels_select() only hands
 // its table out when the CPU reports all three.
 //
-// Matrix products are tiled: a tile of RB weight rows x TB tokens keeps
-// RB*TB accumulators in registers, so every weight vector loaded is used TB
-// times and every activation vector RB times. Decode (T = 1) takes a
-// matrix-vector path that streams 4 rows at once with two accumulators each,
-// enough independent FMAs to keep the units busy while memory streams in.
+// A product out (T, N) = x (T, K) W^T takes one of three paths by T:
+//   T = 1 (decode): matrix-vector. Memory-bound: every weight is read once,
+//     4 rows at a time with two accumulators each, enough independent loads
+//     in flight to keep the memory streams busy.
+//   2 <= T < PACK_MIN_T: tiles of RB weight rows x TB tokens in registers,
+//     vectors along K, one horizontal sum per output at the end.
+//   T >= PACK_MIN_T (prefill): a cache-blocked GEMM. The weights are copied
+//     in panels of NR rows x KC inputs into a small stack buffer, transposed
+//     so that one vector holds 8 rows at one input (F16 converted to F32
+//     here, once, instead of once per token). A panel (24 KiB) stays in L1
+//     while every group of MR tokens passes through the register kernel:
+//     MR x NR outputs in 12 accumulators, each weight vector used MR times
+//     and each broadcast activation NV times, no horizontal sums. Blocks of
+//     KC inputs keep the activations the tokens share (T x KC floats) in L2.
 #include "kernels.h"
 #include "util.h"
 
@@ -24,11 +33,91 @@ static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_lo
 static inline float scalar_f32(const float *p) { return *p; }
 static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
 
-#define RB 3  // weight rows per tile
-#define TB 4  // tokens per tile: RB*TB accumulators + RB weights + 1 activation = 16 registers
+// ---- the packed GEMM (prefill) ----------------------------------------------------
+
+#define NV 3              // vectors of 8 weight rows in a panel
+#define NR (8 * NV)       // 24 weight rows per panel
+#define MR 4              // tokens per register tile: MR*NV = 12 accumulators + NV weights + 1 broadcast
+#define KC 256            // inputs per panel: KC * NR * 4 bytes = 24 KiB
+#define PACK_MIN_T 8      // fewer tokens do not repay the packing
+
+// r[i] (8 rows of 8) becomes column i: r[i][j] = old r[j][i]
+static inline void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// out (m, NR) [i][r] (+)= sum_k x[i][k] * p[k][r] for a panel p (kc, NR), m <= MR
+// tokens. Always inlined with a constant m, so the tile lives in registers.
+static inline __attribute__((always_inline)) void tile_packed(int m, float *out, int ldo, const float *x, int ldx,
+                                                               const float *p, int kc, int accumulate) {
+    __m256 c[MR][NV];
+    const float *xr[MR];
+    for (int i = 0; i < m; i++) {
+        xr[i] = x + (size_t)i * ldx;
+        for (int v = 0; v < NV; v++)
+            c[i][v] = accumulate ? _mm256_loadu_ps(out + (size_t)i * ldo + 8 * v) : _mm256_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++, p += NR) {
+        __m256 b[NV];
+        for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(p + 8 * v);
+        for (int i = 0; i < m; i++) {
+            __m256 a = _mm256_broadcast_ss(xr[i] + k);
+            for (int v = 0; v < NV; v++) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int v = 0; v < NV; v++) _mm256_storeu_ps(out + (size_t)i * ldo + 8 * v, c[i][v]);
+}
+
+static void tile_packed_m(int m, float *out, int ldo, const float *x, int ldx, const float *p, int kc, int acc) {
+    switch (m) {
+    case 4: tile_packed(4, out, ldo, x, ldx, p, kc, acc); break;
+    case 3: tile_packed(3, out, ldo, x, ldx, p, kc, acc); break;
+    case 2: tile_packed(2, out, ldo, x, ldx, p, kc, acc); break;
+    default: tile_packed(1, out, ldo, x, ldx, p, kc, acc); break;
+    }
+}
+
+// Every token against one packed panel of nr <= NR rows: out (T, nr) with
+// row stride ldo; x (T, kc) with stride ldx.
+static void panel_times_tokens(float *out, int ldo, const float *x, int ldx, const float *panel, int T, int kc, int nr,
+                               int accumulate) {
+    int t = 0;
+    if (nr == NR) {
+        for (; t + MR <= T; t += MR)
+            tile_packed(MR, out + (size_t)t * ldo, ldo, x + (size_t)t * ldx, ldx, panel, kc, accumulate);
+        if (t < T) tile_packed_m(T - t, out + (size_t)t * ldo, ldo, x + (size_t)t * ldx, ldx, panel, kc, accumulate);
+        return;
+    }
+    // a last panel short of NR rows (its missing rows are packed as zeros):
+    // the tile goes through a buffer so nothing beyond nr is written
+    _Alignas(32) float tmp[MR * NR];
+    for (; t < T; t += MR) {
+        int m = T - t < MR ? T - t : MR;
+        for (int i = 0; i < m; i++)
+            for (int r = 0; r < NR; r++) tmp[i * NR + r] = accumulate && r < nr ? out[(size_t)(t + i) * ldo + r] : 0.0f;
+        tile_packed_m(m, tmp, NR, x + (size_t)t * ldx, ldx, panel, kc, 1);
+        for (int i = 0; i < m; i++)
+            for (int r = 0; r < nr; r++) out[(size_t)(t + i) * ldo + r] = tmp[i * NR + r];
+    }
+}
 
 // One family of kernels per weight element type WT, with LOADV loading 8
 // weights as floats and LOADS one.
+#define RB 3  // dot-form tiles: weight rows per tile
+#define TB 4  // tokens per tile: RB*TB accumulators + RB weights + 1 activation = 16 registers
+
 #define DEFINE_MATMUL(SUFFIX, WT, LOADV, LOADS)                                                         \
     /* out[t][n] for one weight row and one token, any K */                                            \
     static inline float dot1_##SUFFIX(const WT *w, const float *x, int K) {                            \
@@ -110,15 +199,9 @@ static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
                 out[(size_t)(t + j) * ldo + n + r] = s;                                                \
             }                                                                                          \
     }                                                                                                  \
-    static void matmul_##SUFFIX(float *out, int ldo, const float *x, int ldx, const void *xq,          \
-                                const void *wv, size_t rs, int T, int K, int n0, int n1) {             \
-        (void)xq;                                                                                      \
-        const uint8_t *w = wv;                                                                         \
-        if (T < TB) {                                                                                  \
-            for (int t = 0; t < T; t++) gemv_##SUFFIX(out + (size_t)t * ldo, x + (size_t)t * ldx, w, rs, K, n0, n1); \
-            return;                                                                                    \
-        }                                                                                              \
-        /* blocks of 48 rows keep their weights in L1/L2 while every token passes */                  \
+    /* a few tokens: RB x TB tiles over blocks of 48 rows that stay in L1/L2 */                        \
+    static void tiles_##SUFFIX(float *out, int ldo, const float *x, int ldx, const uint8_t *w, size_t rs, \
+                               int T, int K, int n0, int n1) {                                         \
         for (int nb = n0; nb < n1; nb += 48) {                                                         \
             int ne = nb + 48 < n1 ? nb + 48 : n1;                                                      \
             int t = 0;                                                                                 \
@@ -132,6 +215,51 @@ static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
             }                                                                                          \
             for (; t < T; t++) gemv_##SUFFIX(out + (size_t)t * ldo, x + (size_t)t * ldx, w, rs, K, nb, ne); \
         }                                                                                              \
+    }                                                                                                  \
+    /* panel p (kc, NR) [k][r] = W[n + r][k0 + k], rows beyond nr zero */                              \
+    static void pack_##SUFFIX(float *p, const uint8_t *w, size_t rs, int n, int nr, int k0, int kc) {  \
+        for (int r0 = 0; r0 < NR; r0 += 8) {                                                           \
+            if (r0 + 8 <= nr) {                                                                        \
+                const WT *rows[8];                                                                     \
+                for (int i = 0; i < 8; i++) rows[i] = (const WT *)(w + (size_t)(n + r0 + i) * rs) + k0; \
+                int k = 0;                                                                             \
+                for (; k + 8 <= kc; k += 8) {                                                          \
+                    __m256 r[8];                                                                       \
+                    for (int i = 0; i < 8; i++) r[i] = LOADV(rows[i] + k);                             \
+                    transpose8(r);                                                                     \
+                    for (int i = 0; i < 8; i++) _mm256_store_ps(p + (size_t)(k + i) * NR + r0, r[i]);  \
+                }                                                                                      \
+                for (; k < kc; k++)                                                                    \
+                    for (int i = 0; i < 8; i++) p[(size_t)k * NR + r0 + i] = LOADS(rows[i] + k);       \
+            } else {                                                                                   \
+                for (int i = 0; i < 8; i++) {                                                          \
+                    int r = r0 + i;                                                                    \
+                    const WT *row = r < nr ? (const WT *)(w + (size_t)(n + r) * rs) + k0 : NULL;       \
+                    for (int k = 0; k < kc; k++) p[(size_t)k * NR + r] = row ? LOADS(row + k) : 0.0f;  \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }                                                                                                  \
+    static void gemm_##SUFFIX(float *out, int ldo, const float *x, int ldx, const uint8_t *w, size_t rs, \
+                              int T, int K, int n0, int n1) {                                          \
+        _Alignas(32) float panel[KC * NR];                                                             \
+        for (int k0 = 0; k0 < K; k0 += KC) {                                                           \
+            int kc = K - k0 < KC ? K - k0 : KC;                                                        \
+            for (int n = n0; n < n1; n += NR) {                                                        \
+                int nr = n1 - n < NR ? n1 - n : NR;                                                    \
+                pack_##SUFFIX(panel, w, rs, n, nr, k0, kc);                                            \
+                panel_times_tokens(out + n, ldo, x + k0, ldx, panel, T, kc, nr, k0 > 0);               \
+            }                                                                                          \
+        }                                                                                              \
+    }                                                                                                  \
+    static void matmul_##SUFFIX(float *out, int ldo, const float *x, int ldx, const void *xq,          \
+                                const void *wv, size_t rs, int T, int K, int n0, int n1) {             \
+        (void)xq;                                                                                      \
+        const uint8_t *w = wv;                                                                         \
+        if (T >= PACK_MIN_T) gemm_##SUFFIX(out, ldo, x, ldx, w, rs, T, K, n0, n1);                     \
+        else if (T >= TB) tiles_##SUFFIX(out, ldo, x, ldx, w, rs, T, K, n0, n1);                       \
+        else                                                                                           \
+            for (int t = 0; t < T; t++) gemv_##SUFFIX(out + (size_t)t * ldo, x + (size_t)t * ldx, w, rs, K, n0, n1); \
     }
 
 DEFINE_MATMUL(f32, float, load_f32, scalar_f32)
