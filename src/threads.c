@@ -33,6 +33,7 @@ struct thread_pool {
     pthread_cond_t cv;
     atomic_int generation;  // bumped for each step
     atomic_int pending;     // workers still running the current step
+    atomic_int sleepers;    // workers blocked on cv: only then does a step need the mutex
     atomic_int stop;
     pool_fn fn;
     void *arg;
@@ -55,8 +56,13 @@ static void *worker(void *a) {
                 backoff(spins);
                 continue;
             }
+            // announce the sleep before the last look at generation; wake()
+            // bumps generation before it looks at sleepers (both sequentially
+            // consistent), so one of the two always sees the other
             pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
             while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
         seen = atomic_load(&p->generation);
@@ -89,11 +95,15 @@ thread_pool *pool_new(int n_threads) {
     return p;
 }
 
+// Start a step. Spinning workers see the new generation by themselves; the
+// mutex and the broadcast are only for those asleep.
 static void wake(thread_pool *p) {
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->generation, 1);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 void pool_free(thread_pool *p) {
