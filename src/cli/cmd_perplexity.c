@@ -285,7 +285,7 @@ static void report(const ppl_args *a, const results *r, int n_tokens, int ctx, i
         printf("base perplexity: %.4f +/- %.4f  (%s)\n", pb, pb * sem(&r->nll_base), a->kl);
         printf("perplexity ratio (model / base): %.5f +/- %.5f  (%+.3f%%)\n", ratio, ratio * sem(&r->diff),
                (ratio - 1) * 100);
-        printf("KL divergence (base || model): mean %.6f +/- %.6f, median %.6f, 99%% %.6f, max %.6f nats\n",
+        printf("KL divergence (base || model): mean %.6g +/- %.3g, median %.6g, 99%% %.6g, max %.6g nats\n",
                mean(&r->kl), sem(&r->kl), med, p99, kmax);
         printf("top-1 agreement: %.3f%% +/- %.3f%%\n", 100 * mean(&r->same_top), 100 * sem(&r->same_top));
     }
