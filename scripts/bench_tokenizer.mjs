@@ -7,7 +7,7 @@
 // The text (about 3 MB, seeded): all of shared/data/tinyshakespeare.txt (English prose
 // and verse), this repository's C and Python sources at a fixed commit (code), and
 // seeded random "words" from many scripts (Latin, Cyrillic, Greek, CJK, Arabic,
-// Devanagari, emoji) with punctuation and numbers.
+// Devanagari, Hangul, emoji) in Zipf-distributed sentences with punctuation and numbers.
 // Each side times its encode call alone: gpt prints it with `gpt tokenize --bench`
 // (so process start, file reading and printing are not counted); for tiktoken the
 // script times encode_ordinary() around the call. Best of --runs runs each. The ids of
@@ -43,15 +43,38 @@ const git = (...a) => execFileSync("git", ["-C", ROOT, ...a], { encoding: "utf8"
 for (const f of git("ls-tree", "-r", "--name-only", SOURCE_COMMIT).split("\n"))
   if (/^(src|scripts|tests|include)\/.*\.(c|h|py)$/.test(f) && !f.startsWith("src/unicode_tables"))
     parts.push(git("show", `${SOURCE_COMMIT}:${f}`));
+// Multilingual text: for each of ten scripts a seeded lexicon of 5,000 random "words" (1-9
+// letters), drawn with Zipf's law (the k-th most common word has frequency ~ 1/k) as in
+// natural language, in sentences with punctuation and numbers.
 const SCRIPTS = [[0x61, 0x7a], [0xe0, 0xff], [0x430, 0x44f], [0x3b1, 0x3c9], [0x4e00, 0x9fff], [0x3041, 0x3096],
   [0x627, 0x64a], [0x905, 0x939], [0xac00, 0xd7a3], [0x1f600, 0x1f64f]];
+const LEXICON = 5000;
+const lexicons = SCRIPTS.map(([a, b]) => Array.from({ length: LEXICON }, () => {
+  let w = "";
+  for (let k = randInt(1, 9); k > 0; k--) w += String.fromCodePoint(randInt(a, b));
+  return w;
+}));
+const zipf = [];  // cumulative 1/k
+for (let k = 1, sum = 0; k <= LEXICON; k++) zipf.push((sum += 1 / k));
+function zipfWord(lex) {
+  const x = rand() * zipf[LEXICON - 1];
+  let lo = 0, hi = LEXICON - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (zipf[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lex[lo];
+}
 let words = "";
 while (words.length < 900000) {
-  const [a, b] = SCRIPTS[randInt(0, SCRIPTS.length - 1)];
-  const n = randInt(1, 9);
-  for (let k = 0; k < n; k++) words += String.fromCodePoint(randInt(a, b));
-  const r = rand();
-  words += r < 0.7 ? " " : r < 0.8 ? ", " : r < 0.88 ? ". " : r < 0.93 ? "\n" : " " + randInt(0, 99999) + " ";
+  const lex = lexicons[randInt(0, SCRIPTS.length - 1)];
+  for (let n = randInt(3, 20); n > 0; n--) {
+    words += zipfWord(lex);
+    const r = rand();
+    words += r < 0.8 ? " " : r < 0.9 ? ", " : r < 0.95 ? " " + randInt(0, 99999) + " " : "; ";
+  }
+  words += rand() < 0.8 ? ". " : ".\n";
 }
 parts.push(words);
 const text = parts.join("\n");
@@ -86,7 +109,7 @@ rmSync(dir, { recursive: true });
 
 const same = gptIds.length === tkIds.length && gptIds.every((v, i) => v === tkIds[i]);
 const mbs = (ms) => bytes / 1e6 / (ms / 1e3);
-console.log(`text: ${(bytes / 1e6).toFixed(2)} MB (tinyshakespeare, C/Python sources, random multilingual words), ${tkIds.length} tokens`);
+console.log(`text: ${(bytes / 1e6).toFixed(2)} MB (tinyshakespeare, C/Python sources, Zipf-distributed multilingual words), ${tkIds.length} tokens`);
 console.log(`tiktoken 1.0.22 (npm, WASM) encode_ordinary: ${tkBest.toFixed(1)} ms  ${mbs(tkBest).toFixed(2)} MB/s`);
 console.log(`gpt tokenize (encode call, 1 thread):        ${gptBest.toFixed(1)} ms  ${mbs(gptBest).toFixed(2)} MB/s`);
 console.log(`speed-up: ${(tkBest / gptBest).toFixed(1)}x; ids identical: ${same ? "yes" : "NO"}`);

@@ -122,7 +122,8 @@ struct gpt_tokenizer {
     cache_slot *cache;  // [CACHE_SLOTS], allocated on first use
 
     // scratch reused by every encode call
-    int32_t *sym_id, *sym_rank, *sym_merged;  // small pieces: one entry per symbol
+    int32_t *sym_id;                          // one entry per symbol
+    uint64_t *sym_pair;                       // small pieces: packed pairs
     uint32_t *sym_next, *sym_prev;            // long pieces: one entry per byte
     heap_item *heap;
     size_t scratch_cap;
@@ -364,41 +365,49 @@ static int grow_scratch(gpt_tokenizer *t, size_t n) {
     size_t cap = n < 256 ? 256 : n;
     int32_t *a = realloc(t->sym_id, cap * sizeof *a);
     if (a) t->sym_id = a;
-    int32_t *b = realloc(t->sym_rank, cap * sizeof *b);
-    if (b) t->sym_rank = b;
-    int32_t *c = realloc(t->sym_merged, cap * sizeof *c);
-    if (c) t->sym_merged = c;
+    uint64_t *b = realloc(t->sym_pair, cap * sizeof *b);
+    if (b) t->sym_pair = b;
     uint32_t *d = realloc(t->sym_next, cap * sizeof *d);
     if (d) t->sym_next = d;
     uint32_t *e = realloc(t->sym_prev, cap * sizeof *e);
     if (e) t->sym_prev = e;
-    if (!a || !b || !c || !d || !e) return -1;
+    if (!a || !b || !d || !e) return -1;
     t->scratch_cap = cap;
     return 0;
+}
+
+// A pair's rank and merged token in one number: rank << 32 | merged, so the
+// lowest is the lowest rank (a rank always gives the same merged token).
+#define NO_PAIR UINT64_MAX
+
+static inline uint64_t packed_pair(const gpt_tokenizer *t, int32_t a, int32_t b) {
+    int32_t merged, rank = pair_rank(t, a, b, &merged);
+    return rank == NO_RANK ? NO_PAIR : (uint64_t)(uint32_t)rank << 32 | (uint32_t)merged;
 }
 
 // Short pieces: symbols in an array; each step scans for the lowest rank
 // (the leftmost on ties) and closes the gap. O(n^2), fast for small n.
 // Leaves the ids in t->sym_id and returns their count.
 static size_t bpe_small(gpt_tokenizer *t, const uint8_t *p, size_t n) {
-    int32_t *id = t->sym_id, *rank = t->sym_rank, *merged = t->sym_merged;
+    int32_t *id = t->sym_id;
+    uint64_t *pair = t->sym_pair;  // pair[k]: symbols k and k + 1
     for (size_t k = 0; k < n; k++) id[k] = t->byte_id[p[k]];
-    for (size_t k = 0; k + 1 < n; k++) rank[k] = byte_pair_rank(t, p[k], p[k + 1], &merged[k]);
+    for (size_t k = 0; k + 1 < n; k++) {
+        int32_t merged, rank = byte_pair_rank(t, p[k], p[k + 1], &merged);
+        pair[k] = rank == NO_RANK ? NO_PAIR : (uint64_t)(uint32_t)rank << 32 | (uint32_t)merged;
+    }
     size_t m = n;
     while (m > 1) {
         size_t best = 0;
-        int32_t best_rank = NO_RANK;
-        for (size_t k = 0; k + 1 < m; k++)
-            if (rank[k] < best_rank) best_rank = rank[k], best = k;
-        if (best_rank == NO_RANK) break;
-        id[best] = merged[best];
-        size_t tail = m - best - 2;  // symbols after the removed one
-        memmove(id + best + 1, id + best + 2, tail * sizeof *id);
-        memmove(rank + best + 1, rank + best + 2, (tail > 0 ? tail - 1 : 0) * sizeof *rank);
-        memmove(merged + best + 1, merged + best + 2, (tail > 0 ? tail - 1 : 0) * sizeof *merged);
+        uint64_t lo = pair[0];
+        for (size_t k = 1; k + 1 < m; k++)
+            if (pair[k] < lo) lo = pair[k], best = k;
+        if (lo == NO_PAIR) break;
+        id[best] = (int32_t)(uint32_t)lo;
+        for (size_t k = best + 1; k + 1 < m; k++) id[k] = id[k + 1], pair[k] = pair[k + 1];
         m--;
-        if (best > 0) rank[best - 1] = pair_rank(t, id[best - 1], id[best], &merged[best - 1]);
-        if (best + 1 < m) rank[best] = pair_rank(t, id[best], id[best + 1], &merged[best]);
+        if (best > 0) pair[best - 1] = packed_pair(t, id[best - 1], id[best]);
+        if (best + 1 < m) pair[best] = packed_pair(t, id[best], id[best + 1]);
     }
     return m;
 }
@@ -601,8 +610,7 @@ void tokenizer_free(gpt_tokenizer *t) {
     arrfree(t->specials);
     free(t->cache);
     free(t->sym_id);
-    free(t->sym_rank);
-    free(t->sym_merged);
+    free(t->sym_pair);
     free(t->sym_next);
     free(t->sym_prev);
     free(t->heap);
