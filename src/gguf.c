@@ -213,21 +213,38 @@ static int read_kvs(gguf_ctx *g, cursor *c, uint64_t n_kv) {
     if (n_kv > bytes_left(c) / 13)
         return gpt_fail(c->err, "%s: header claims %llu metadata entries, more than the file can hold",
                         c->path, (unsigned long long)n_kv);
-    for (uint64_t i = 0; i < n_kv; i++) {
+    // the keys seen so far, hashed: a pairwise duplicate check would take
+    // minutes on a few megabytes of tiny keys
+    struct {
+        char *key;
+        int value;
+    } *seen = NULL;
+    sh_new_strdup(seen);
+    char *full = malloc(65536);  // one NUL-terminated key (check_key: at most 65535 bytes, no NUL)
+    int rc = full ? 0 : gpt_fail(c->err, "%s: out of memory", c->path);
+    for (uint64_t i = 0; i < n_kv && rc == 0; i++) {
         gguf_kv kv;
         memset(&kv, 0, sizeof kv);
-        if (take_str(c, &kv.key, "metadata key") || check_key(c, kv.key)) return -1;
+        if (take_str(c, &kv.key, "metadata key") || check_key(c, kv.key)) {
+            rc = -1;
+            break;
+        }
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)(kv.key.len < 100 ? kv.key.len : 100), kv.key.ptr);
-        for (ptrdiff_t j = 0; j < arrlen(g->kv); j++)
-            if (g->kv[j].key.len == kv.key.len && memcmp(g->kv[j].key.ptr, kv.key.ptr, kv.key.len) == 0)
-                return gpt_fail(c->err, "%s: duplicate metadata key '%s'", c->path, key);
-        if (take_u32(c, &kv.type, key)) return -1;
-        int rc = kv.type == GGUF_TYPE_ARRAY ? read_array(g, c, &kv, key) : read_scalar(c, kv.type, &kv, key);
-        if (rc) return -1;
-        arrput(g->kv, kv);
+        memcpy(full, kv.key.ptr, kv.key.len);
+        full[kv.key.len] = '\0';
+        if (shgeti(seen, full) >= 0) {
+            rc = gpt_fail(c->err, "%s: duplicate metadata key '%s'", c->path, key);
+            break;
+        }
+        shput(seen, full, 1);
+        if (take_u32(c, &kv.type, key)) rc = -1;
+        else rc = kv.type == GGUF_TYPE_ARRAY ? read_array(g, c, &kv, key) : read_scalar(c, kv.type, &kv, key);
+        if (rc == 0) arrput(g->kv, kv);
     }
-    return 0;
+    free(full);
+    shfree(seen);
+    return rc ? -1 : 0;
 }
 
 static int read_tensor_infos(gguf_ctx *g, cursor *c, uint64_t n_tensors) {
@@ -272,6 +289,12 @@ static int read_tensor_infos(gguf_ctx *g, cursor *c, uint64_t n_tensors) {
     return 0;
 }
 
+static int cmp_offset_index(const void *pa, const void *pb) {
+    const uint64_t *a = pa, *b = pb;
+    if (a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
 // Place the data section and point every tensor into it, checking that each
 // lies inside the file and that no two overlap.
 static int place_tensors(gguf_ctx *g, cursor *c) {
@@ -290,19 +313,15 @@ static int place_tensors(gguf_ctx *g, cursor *c) {
                             (unsigned long long)t->nbytes, (unsigned long long)data_size);
         t->data = g->map.data + data_start + t->offset;
     }
-    // overlap check: sort (offset, index) pairs
+    // overlap check: sort (offset, index) pairs (qsort: a hostile file can
+    // list many tensors in any order)
     ptrdiff_t n = arrlen(g->tensors);
-    uint64_t *order = malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    uint64_t (*order)[2] = malloc((size_t)(n ? n : 1) * sizeof *order);
     if (!order) return gpt_fail(c->err, "%s: out of memory", c->path);
-    for (ptrdiff_t i = 0; i < n; i++) order[i] = (uint64_t)i;
-    for (ptrdiff_t i = 1; i < n; i++) {  // insertion sort: tensor counts are small, and usually sorted
-        uint64_t k = order[i];
-        ptrdiff_t j = i - 1;
-        while (j >= 0 && g->tensors[order[j]].offset > g->tensors[k].offset) order[j + 1] = order[j], j--;
-        order[j + 1] = k;
-    }
+    for (ptrdiff_t i = 0; i < n; i++) order[i][0] = g->tensors[i].offset, order[i][1] = (uint64_t)i;
+    qsort(order, (size_t)n, sizeof *order, cmp_offset_index);
     for (ptrdiff_t i = 1; i < n; i++) {
-        const gguf_tensor *a = &g->tensors[order[i - 1]], *b = &g->tensors[order[i]];
+        const gguf_tensor *a = &g->tensors[order[i - 1][1]], *b = &g->tensors[order[i][1]];
         if (a->offset + a->nbytes > b->offset) {
             free(order);
             return gpt_fail(c->err, "%s: tensors '%.*s' and '%.*s' overlap", c->path, (int)a->name.len, a->name.ptr,
@@ -348,8 +367,10 @@ int gguf_open(gguf_ctx **out, const char *path, char *err) {
     if (read_kvs(g, &c, n_kv)) goto fail;
     const gguf_kv *al = gguf_find_kv(g, "general.alignment");
     if (al) {
-        if (al->type != GGUF_TYPE_UINT32 || al->v.u == 0 || (al->v.u & (al->v.u - 1)) || al->v.u > 65536) {
-            gpt_fail(err, "%s: general.alignment must be a uint32 power of two up to 65536", path);
+        // at least 8 (the specification asks for a multiple of 8): the
+        // kernels read tensor data as aligned F32/F16 elements
+        if (al->type != GGUF_TYPE_UINT32 || al->v.u < 8 || (al->v.u & (al->v.u - 1)) || al->v.u > 65536) {
+            gpt_fail(err, "%s: general.alignment must be a uint32 power of two from 8 to 65536", path);
             goto fail;
         }
         g->alignment = al->v.u;

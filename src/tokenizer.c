@@ -731,6 +731,13 @@ static int pairs_from_ranks(gpt_tokenizer *t, const char *src, char *err) {
         int32_t id = t->vocab[v].value;
         const uint8_t *b = t->bytes + t->offset[id];
         size_t len = (size_t)(t->offset[id + 1] - t->offset[id]);
+        // the splits below cost len^2 per token: bound len (llm.c's format
+        // itself stops at 255 bytes) so that a hostile file cannot hang us
+        if (len > 256) {
+            free(buf);
+            return gpt_fail(err, "%s: token %d is %zu bytes; without merges tokens may be at most 256 bytes", src,
+                            id, len);
+        }
         for (size_t k = 1; k < len; k++) {
             buf[bytes_to_unicode(b, k, buf)] = '\0';
             ptrdiff_t l = shgeti(t->vocab, buf);

@@ -645,6 +645,103 @@ static void llmc_cases(tally *t) {
     unlink(tok);
 }
 
+// ---- files built to be slow -------------------------------------------------------------------
+//
+// Work must grow about linearly with the file: these few-megabyte files took
+// minutes with a pairwise duplicate-key check, an insertion sort of tensor
+// offsets, or BPE ranks derived by re-encoding every prefix of a huge token.
+
+static void put_u32(uint8_t **p, uint32_t v) { memcpy(*p, &v, 4), *p += 4; }
+static void put_u64(uint8_t **p, uint64_t v) { memcpy(*p, &v, 8), *p += 8; }
+
+// A GGUF of n distinct 8-byte keys (each a uint8 value) and no tensors.
+static size_t many_keys(uint8_t *buf, uint64_t n) {
+    uint8_t *p = buf;
+    memcpy(p, "GGUF", 4), p += 4;
+    put_u32(&p, 3), put_u64(&p, 0), put_u64(&p, n);
+    for (uint64_t i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%07llu", (unsigned long long)i);
+        put_u64(&p, 8), memcpy(p, k, 8), p += 8;
+        put_u32(&p, GGUF_TYPE_UINT8), *p++ = 0;
+    }
+    return (size_t)(p - buf);
+}
+
+// A GGUF of n one-element F32 tensors listed in decreasing offset order.
+static size_t many_tensors(uint8_t *buf, uint64_t n) {
+    uint8_t *p = buf;
+    memcpy(p, "GGUF", 4), p += 4;
+    put_u32(&p, 3), put_u64(&p, n), put_u64(&p, 0);
+    for (uint64_t i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%07llu", (unsigned long long)i);
+        put_u64(&p, 8), memcpy(p, name, 8), p += 8;
+        put_u32(&p, 1), put_u64(&p, 1), put_u32(&p, GGML_TYPE_F32), put_u64(&p, (n - 1 - i) * 32);
+    }
+    while ((p - buf) % 32) *p++ = 0;
+    memset(p, 0, 32 * n);
+    return (size_t)(p - buf) + 32 * n;
+}
+
+// The tiny model with token 258 replaced by len bytes of 'a' and no merges
+// (ranks are ids): a valid model whose tokenizer has one huge token.
+static void huge_token_model(const char *path, size_t len) {
+    char src_path[600], err[GPT_ERR_LEN];
+    snprintf(src_path, sizeof src_path, "%s/src.gguf", dir);
+    tiny_opts o = tiny_default();
+    o.n_ctx = 8, o.n_layer = 1;
+    gguf_ctx *src, *g = gguf_new();
+    const gguf_kv *toks;
+    if (tiny_write_gguf(src_path, &o, err) || gguf_open(&src, src_path, err) ||
+        gguf_get_arr(src, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &toks, err)) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    gguf_copy_kv(g, src);
+    gguf_str *t = malloc(toks->v.arr.n * sizeof *t);
+    memcpy(t, toks->v.arr.data, toks->v.arr.n * sizeof *t);
+    char *a = malloc(len);
+    memset(a, 'a', len);
+    t[258] = (gguf_str){len, a};
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", t, toks->v.arr.n);
+    gguf_set_arr_str(g, "tokenizer.ggml.merges", NULL, 0);
+    for (uint64_t i = 0; i < gguf_n_tensors(src); i++) {
+        const gguf_tensor *x = gguf_tensor_at(src, i);
+        char name[80];
+        snprintf(name, sizeof name, "%.*s", (int)x->name.len, x->name.ptr);
+        if (gguf_add_tensor(g, name, x->type, x->n_dims, x->ne, x->data, err)) exit(1);
+    }
+    if (gguf_write(g, path, NULL, NULL, err)) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    gguf_free(g);
+    gguf_free(src);
+    free(a);
+    free(t);
+    unlink(src_path);
+}
+
+static void slow_file_cases(tally *t) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.gguf", dir);
+    uint64_t n = 300000;
+    uint8_t *buf = malloc(128 * n);
+    size_t len = many_keys(buf, n);
+    put_file(path, buf, len);
+    set_case("gguf: %llu metadata keys (%zu bytes)", (unsigned long long)n, len);
+    run_case(t, path, len, true);
+    len = many_tensors(buf, n);
+    put_file(path, buf, len);
+    set_case("gguf: %llu tensors in reverse offset order (%zu bytes)", (unsigned long long)n, len);
+    run_case(t, path, len, true);
+    free(buf);
+    huge_token_model(path, (size_t)1 << 20);
+    set_case("gguf: a 1 MiB token and no merges");
+    run_case(t, path, file_size(path), false);
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 static void report(const char *what, const tally *t) {
@@ -653,6 +750,7 @@ static void report(const char *what, const tally *t) {
 }
 
 int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGALRM, on_alarm);
     // thousands of small files: a tmpfs when there is one
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -674,6 +772,9 @@ int main(void) {
     report("Hugging Face directory:", &hf);
     llmc_cases(&llmc);
     report("llm.c checkpoint+tokenizer:", &llmc);
+    tally slow = {0};
+    slow_file_cases(&slow);
+    report("files built to be slow:", &slow);
     char path[600];
     snprintf(path, sizeof path, "%s/model.gguf", dir);
     unlink(path);
