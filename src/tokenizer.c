@@ -154,7 +154,7 @@ static void reserve_ids(id_buf *b, size_t need) {
 static inline void push_ids(id_buf *b, const int32_t *ids, size_t n) {
     if (b->n + n > b->cap) reserve_ids(b, b->n + n);
     if (b->oom) return;
-    memcpy(b->ids + b->n, ids, n * sizeof *ids);
+    for (size_t k = 0; k < n; k++) b->ids[b->n + k] = ids[k];  // n is small: no memcpy call
     b->n += n;
 }
 
@@ -488,16 +488,17 @@ static int bpe_long(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
     return 0;
 }
 
-// A hash of a short piece, eight bytes at a time.
+// A hash of a short piece, eight bytes at a time (never reading past it).
 static inline uint64_t piece_hash(const uint8_t *p, size_t n) {
-    uint64_t h = n * 0x9E3779B97F4A7C15ull;
-    for (;; p += 8, n -= 8) {
-        uint64_t w = 0;
-        memcpy(&w, p, n < 8 ? n : 8);
+    uint64_t h = n * 0x9E3779B97F4A7C15ull, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
         h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 29;
-        if (n <= 8) return h;
     }
+    w = 0;
+    for (size_t k = 0; k < n; k++) w |= (uint64_t)p[k] << (8 * k);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 32);
 }
 
 // Encode one piece: a single byte, the cache, or BPE.
