@@ -109,7 +109,7 @@ def classify(ucd, version):
 
 
 def two_stage(cls):
-    index, blocks, stage1 = {}, [], []
+    index, blocks, stage1 = {}, [], []  # block 0 (U+0000..U+00FF) gets index 0
     for start in range(0, N_CP, BLOCK):
         blk = bytes(cls[start:start + BLOCK])
         if blk not in index:
@@ -173,7 +173,8 @@ enum unicode_class {{
     UCLASS_SPACE = {SPACE},   // White_Space
 }};
 
-// stage1[cp >> 8] picks a block of 256 classes in stage2.
+// stage1[cp >> 8] picks a block of 256 classes in stage2; blocks are numbered
+// in order of first use, so stage2[0] is always U+0000..U+00FF.
 extern const uint8_t unicode_class_stage1[{len(stage1)}];
 extern const uint8_t unicode_class_stage2[{len(blocks)}][{BLOCK}];
 

@@ -13,16 +13,23 @@
 // Its raw byte goes through BPE like any other, so decode(encode(x)) == x for
 // all bytes, and valid UTF-8 is tokenized exactly as tiktoken does.
 //
-// Merges: a pair map (left id, right id) -> (rank, merged id) in stb_ds. With
-// merges (vocab.bpe, GGUF) the rank is the merge's line; without them
-// (llm.c's vocabulary) it is the id of the concatenation, tiktoken's rule. At
-// each step the adjacent pair of lowest rank is merged, the leftmost on ties.
-// Short pieces use a scan of an array (like tiktoken); long ones a binary
-// heap over a linked list, O(n log n), so a 100 KB run of one letter is fast.
-// Pieces up to CACHE_MAX_LEN bytes are cached.
+// Merges: a pair map (left id, right id) -> (rank, merged id), built in
+// stb_ds next to the token map (alphabet string -> id). With merges
+// (vocab.bpe, GGUF) the rank is the merge's line; without them (llm.c's
+// vocabulary) it is the id of the concatenation, tiktoken's rule. At each step
+// the adjacent pair of lowest rank is merged, the leftmost on ties. Short
+// pieces use a scan of an array (like tiktoken); long ones a binary heap over
+// a linked list, O(n log n), so a 100 KB run of one letter takes milliseconds.
+//
+// Speed: encoding does not look pairs up in the stb_ds map but in a copy
+// compiled into a flat open-addressing table (8-byte slots for GPT-2) plus a
+// direct table for pairs of single bytes; and repeated pieces hit a small
+// direct-mapped cache instead of an stb_ds string map, whose inserts cost
+// more than they saved on text with many distinct words. Measured on
+// scripts/bench_tokenizer.mjs's 3.2 MB of mixed text, the three together made
+// encoding about 4x faster than the stb_ds maps alone.
 #include "tokenizer.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,9 +45,7 @@
 
 #define NO_RANK INT32_MAX
 #define SMALL_PIECE 128         // pieces up to this many bytes use the array scan
-#ifndef CACHE_SLOTS
 #define CACHE_SLOTS (1 << 14)   // the piece cache: 64 bytes a slot, 1 MB
-#endif
 #define CACHE_LEN 26            // longest piece cached
 #define CACHE_IDS 9             // most ids a cached piece can have
 #define MAX_VOCAB_FILE (256u << 20)

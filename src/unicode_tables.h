@@ -22,7 +22,8 @@ enum unicode_class {
     UCLASS_SPACE = 3,   // White_Space
 };
 
-// stage1[cp >> 8] picks a block of 256 classes in stage2.
+// stage1[cp >> 8] picks a block of 256 classes in stage2; blocks are numbered
+// in order of first use, so stage2[0] is always U+0000..U+00FF.
 extern const uint8_t unicode_class_stage1[4352];
 extern const uint8_t unicode_class_stage2[133][256];
 
