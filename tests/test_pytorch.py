@@ -19,8 +19,11 @@ Limits, relative to max |reference logit|:
   f32 1e-4, f16 2e-2 against the float64 PyTorch reference.  q8_0 / q4_0
   against a float64 forward over the dequantized GGUF weights whose matrix
   inputs are rounded to Q8_0 first, as ggml-style integer kernels (and gpt's
-  forward.c) do: 1e-2; the quantized model's distance from the float
-  reference is checked loosely (relative RMS, QUANT_VS_FLOAT_RMS) and printed.
+  forward.c) do: 1e-2 (max and relative RMS), or twice the change that a
+  1e-6 relative jitter before that rounding causes in the reference itself
+  when that is larger (deep random networks amplify single rounding flips:
+  ~2e-2 for the 124M shape, ~0 for tiny); the quantized model's distance from
+  the float reference is checked loosely (relative RMS, QUANT_VS_FLOAT_RMS).
 Ends with "N passed, M failed"; exit status 1 on any failure.
 """
 import argparse
@@ -156,11 +159,15 @@ class Reader:
         return self.buf[s:s + nbytes]
 
 
-def q8_0_roundtrip(x):
+def q8_0_roundtrip(x, jitter=None):
     """x (T, K) float64 -> the values ggml's Q8_0 keeps of it: per 32 along K,
-    d = amax/127 (stored f16), q = round(x/d) half away from zero."""
+    d = amax/127 (stored f16), q = round(x/d) half away from zero.
+    jitter: a numpy Generator; x is first multiplied by 1 + 1e-6 N(0, 1)."""
     T, K = x.shape
-    b = x.numpy().astype(np.float32).reshape(T, K // 32, 32)
+    b = x.numpy()
+    if jitter is not None:
+        b = b * (1 + 1e-6 * jitter.standard_normal(b.shape))
+    b = b.astype(np.float32).reshape(T, K // 32, 32)
     d = np.abs(b).max(-1, keepdims=True) / np.float32(127)
     inv = np.divide(np.float32(1), d, out=np.zeros_like(d), where=d != 0)
     v = b * inv
@@ -168,10 +175,10 @@ def q8_0_roundtrip(x):
     return torch.from_numpy((d.astype(np.float16).astype(np.float64) * q).reshape(T, K))
 
 
-def gguf_forward(r, ids, act_q8=False):
+def gguf_forward(r, ids, act_q8=False, jitter=None):
     """GPT-2 over the GGUF's tensors (y = W x with W stored (out, in)), float64.
     act_q8: round the input of every Q8_0/Q4_0 matrix product to Q8_0 first,
-    as ggml-style integer kernels do."""
+    as ggml-style integer kernels do (jitter: see q8_0_roundtrip)."""
     C = r.kv["gpt2.embedding_length"]
     nh = r.kv["gpt2.attention.head_count"]
     eps = r.kv["gpt2.attention.layer_norm_epsilon"]
@@ -185,7 +192,7 @@ def gguf_forward(r, ids, act_q8=False):
 
     def lin(x, name):
         if act_q8 and r.tensors[name + ".weight"][0] in (2, 8):
-            x = q8_0_roundtrip(x)
+            x = q8_0_roundtrip(x, jitter)
         y = x @ W[name + ".weight"].t()
         return y + W[name + ".bias"] if name + ".bias" in W else y
 
@@ -208,7 +215,7 @@ def gguf_forward(r, ids, act_q8=False):
     x = ln(x, "output_norm")
     head = "output.weight" if "output.weight" in W else "token_embd.weight"
     if act_q8 and r.tensors[head][0] in (2, 8):
-        x = q8_0_roundtrip(x)
+        x = q8_0_roundtrip(x, jitter)
     return (x @ W[head].t()).numpy()
 
 
@@ -399,7 +406,7 @@ def compare(res, case, got, ref, tol, what):
         return None
     e = rel_err(got, ref)
     res.check(case, e <= tol and np.isfinite(got).all(),
-              "%s max|err|/max|logit| = %.3g (limit %.0e)" % (what, e, tol))
+              "%s max|err|/max|logit| = %.3g (limit %.2g)" % (what, e, tol))
     return e
 
 
@@ -443,9 +450,19 @@ def run_case(res, args, shape, fmt, vocab, summary):
             return
         got = gpt_logits(res, case, args.gpt, gguf, ids, out_bin, 50257)
         if qtype in ("q8_0", "q4_0"):
+            # Rounding activations to 8 bits is discontinuous: where gpt's
+            # float32 value and ours straddle a rounding boundary, one step
+            # differs, and a deep random network amplifies such steps. So the
+            # limit is QUANT_TOL or twice what a 1e-6 relative jitter before
+            # rounding changes in the reference itself, whichever is larger.
             fwd_q8 = gguf_forward(r_keep, ids, act_q8=True)
-            e = compare(res, case, got, fwd_q8, QUANT_TOL[qtype], "gpt vs dequantized reference with Q8_0 activations")
+            fwd_j = gguf_forward(r_keep, ids, act_q8=True, jitter=np.random.default_rng(args.seed))
+            lim_max = max(QUANT_TOL[qtype], 2 * rel_err(fwd_j, fwd_q8))
+            lim_rms = max(QUANT_TOL[qtype], 2 * rel_rms(fwd_j, fwd_q8))
+            e = compare(res, case, got, fwd_q8, lim_max, "gpt vs dequantized reference with Q8_0 activations")
             if got is not None:
+                e_rms = rel_rms(got, fwd_q8)
+                res.check(case, e_rms <= lim_rms, "the same, relative RMS %.3g (limit %.3g)" % (e_rms, lim_rms))
                 print("     %s: gpt vs dequantized reference with f32 activations: max %.3g, rel. RMS %.3g; "
                       "vs float reference: max %.3g, rel. RMS %.3g"
                       % (case, rel_err(got, fwd), rel_rms(got, fwd), rel_err(got, ref), rel_rms(got, ref)))
