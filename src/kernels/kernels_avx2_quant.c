@@ -118,10 +118,12 @@ static inline int sum8_q8(const int8_t *qs) {
 #define PF_LINES_Q8 5
 #define PF_LINES_Q4 3
 
-// Where the next group's prefetches start, or NULL when there is no whole
-// next group or the rows are cut into segments (then they are not contiguous).
-static inline const uint8_t *next_group(const uint8_t *w, size_t rs, int n, int n1, int nb, int nb_row) {
-    return n + 16 <= n1 && nb == nb_row ? w + (size_t)(n + 8) * rs : NULL;
+// Where the next group's prefetches start, or NULL when the rows are cut
+// into segments (then a group's blocks are not contiguous). The next group
+// may lie past n1: the rows that follow are usually the next work item of
+// this or the other thread, and a prefetch never faults, even past the end.
+static inline const uint8_t *next_group(const uint8_t *w, size_t rs, int n, int nb, int nb_row) {
+    return nb == nb_row ? w + (size_t)(n + 8) * rs : NULL;
 }
 
 static inline void prefetch_lines(const uint8_t *p, int lines) {
@@ -148,7 +150,7 @@ static void gemv_q8_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t 
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
         const block_q8_0 *r0 = (const block_q8_0 *)(w + (size_t)n * rs) + b0;
-        const uint8_t *pf = next_group(w, rs, n, n1, nb, nb_row);
+        const uint8_t *pf = next_group(w, rs, n, nb, nb_row);
         const block_q8_0 *r1 = (const block_q8_0 *)((const uint8_t *)r0 + rs);
         const block_q8_0 *r2 = (const block_q8_0 *)((const uint8_t *)r1 + rs);
         const block_q8_0 *r3 = (const block_q8_0 *)((const uint8_t *)r2 + rs);
@@ -190,7 +192,7 @@ static void gemv_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t 
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
         const block_q4_0 *r0 = (const block_q4_0 *)(w + (size_t)n * rs) + b0;
-        const uint8_t *pf = next_group(w, rs, n, n1, nb, nb_row);
+        const uint8_t *pf = next_group(w, rs, n, nb, nb_row);
         const block_q4_0 *r1 = (const block_q4_0 *)((const uint8_t *)r0 + rs);
         const block_q4_0 *r2 = (const block_q4_0 *)((const uint8_t *)r1 + rs);
         const block_q4_0 *r3 = (const block_q4_0 *)((const uint8_t *)r2 + rs);
