@@ -2,6 +2,8 @@
 //
 //   make_seeds corpus DIR         the fuzzers' seed corpus: DIR/{gguf,hf,llmc,vocab,tokenizer}/
 //   make_seeds gguf PATH [N_CTX]  one tiny GGUF model (for the CLI tests)
+//   make_seeds hf DIR             a tiny Hugging Face directory
+//   make_seeds llmc DIR           DIR/model.bin and DIR/gpt2_tokenizer.bin
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +118,20 @@ int main(int argc, char **argv) {
         if (tiny_write_gguf(argv[2], &o, err)) return fail(err);
         return 0;
     }
-    fprintf(stderr, "usage: make_seeds corpus DIR | make_seeds gguf PATH [N_CTX]\n");
+    if (argc == 3 && strcmp(argv[1], "hf") == 0) {
+        tiny_opts o = tiny_default();
+        if (mkdir_p(argv[2]) || tiny_write_hf(argv[2], &o, err)) return fail(err);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "llmc") == 0) {
+        tiny_opts o = tiny_default();
+        char bin[1024], tok[1024];
+        snprintf(bin, sizeof bin, "%s/model.bin", argv[2]);
+        snprintf(tok, sizeof tok, "%s/gpt2_tokenizer.bin", argv[2]);
+        if (mkdir_p(argv[2]) || tiny_write_llmc(bin, tok, &o, err)) return fail(err);
+        return 0;
+    }
+    fprintf(stderr, "usage: make_seeds corpus DIR | make_seeds gguf PATH [N_CTX] | make_seeds hf DIR | "
+                    "make_seeds llmc DIR\n");
     return 2;
 }

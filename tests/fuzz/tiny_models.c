@@ -94,9 +94,10 @@ typedef struct {
     char *err;
 } gguf_builder;
 
+// A vector (ne1 == 0) or a matrix {ne0, ne1}.
 static int add_tensor(gguf_builder *b, const char *name, uint32_t type, uint64_t ne0, uint64_t ne1) {
-    uint64_t ne[2] = {ne0, ne1}, n = ne0 * ne1;
-    uint32_t n_dims = ne1 > 1 ? 2 : 1;
+    uint64_t ne[2] = {ne0, ne1 ? ne1 : 1}, n = ne[0] * ne[1];
+    uint32_t n_dims = ne1 ? 2 : 1;
     int k = b->k++;
     void *data;
     if (type == GGML_TYPE_F16) {
@@ -157,18 +158,18 @@ int tiny_write_gguf(const char *path, const tiny_opts *o, char *err) {
     for (int l = 0; l < o->n_layer && !rc; l++) {
         char n[64];
 #define T(suffix, type, e0, e1) (snprintf(n, sizeof n, "blk.%d.%s", l, suffix), add_tensor(&b, n, type, e0, e1))
-#define BIAS(suffix, e0) (o->bias ? T(suffix, GGML_TYPE_F32, e0, 1) : 0)
-        rc = T("attn_norm.weight", GGML_TYPE_F32, C, 1) || BIAS("attn_norm.bias", C) ||
+#define BIAS(suffix, e0) (o->bias ? T(suffix, GGML_TYPE_F32, e0, 0) : 0)
+        rc = T("attn_norm.weight", GGML_TYPE_F32, C, 0) || BIAS("attn_norm.bias", C) ||
              T("attn_qkv.weight", mt, C, 3 * C) || BIAS("attn_qkv.bias", 3 * C) ||
              T("attn_output.weight", mt, C, C) || BIAS("attn_output.bias", C) ||
-             T("ffn_norm.weight", GGML_TYPE_F32, C, 1) || BIAS("ffn_norm.bias", C) ||
+             T("ffn_norm.weight", GGML_TYPE_F32, C, 0) || BIAS("ffn_norm.bias", C) ||
              T("ffn_up.weight", mt, C, F) || BIAS("ffn_up.bias", F) ||
              T("ffn_down.weight", mt, F, C) || BIAS("ffn_down.bias", C);
 #undef BIAS
 #undef T
     }
-    if (!rc) rc = add_tensor(&b, "output_norm.weight", GGML_TYPE_F32, C, 1) ||
-                  (o->bias && add_tensor(&b, "output_norm.bias", GGML_TYPE_F32, C, 1)) ||
+    if (!rc) rc = add_tensor(&b, "output_norm.weight", GGML_TYPE_F32, C, 0) ||
+                  (o->bias && add_tensor(&b, "output_norm.bias", GGML_TYPE_F32, C, 0)) ||
                   (o->output && add_tensor(&b, "output.weight", mt, C, V));
     if (!rc) rc = gguf_write(g, path, NULL, NULL, err);
     gguf_free(g);
