@@ -214,7 +214,10 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     long n_predict = a.n_predict < 0 ? n_ctx - (long)n_prompt : a.n_predict;
-    ids = malloc(((size_t)n_prompt + (size_t)n_predict + 1) * sizeof(int32_t));
+    // generation stops when the context is full: ids never outgrow it (-n may be 2^30)
+    size_t n_ids_max = (size_t)n_prompt + (size_t)n_predict;
+    if (n_ids_max > (size_t)n_ctx) n_ids_max = (size_t)n_ctx;
+    ids = malloc((n_ids_max + 1) * sizeof(int32_t));
     if (!ids) {
         free(pids);
         cli_error("out of memory");
