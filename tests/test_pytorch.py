@@ -183,7 +183,9 @@ def gguf_forward(r, ids, act_q8=False, jitter=None):
     nh = r.kv["gpt2.attention.head_count"]
     eps = r.kv["gpt2.attention.layer_norm_epsilon"]
     erf = r.kv.get("gpt.gelu", "tanh") == "erf"
-    W = {name: torch.from_numpy(r.array(name)) for name in r.tensors}
+    W = getattr(r, "weights", None)
+    if W is None:  # dequantized once per file
+        W = r.weights = {name: torch.from_numpy(r.array(name)) for name in r.tensors}
 
     def ln(x, name):
         mu = x.mean(-1, keepdim=True)
