@@ -12,13 +12,15 @@
 //   ppl = exp(mean NLL), with the standard error exp(mean) * sd(NLL)/sqrt(n-1)
 //
 // --kl-base FILE saves, for every scored position, the NLL of the true token
-// and the top-K (--top-k, default 32) token ids with their log-probabilities;
+// and the top-K (--top-k, default 128) token ids with their log-probabilities;
 // --kl FILE evaluates the same windows with another model (a quantized one,
 // say) and compares. The divergence KL(base || model) is taken over the
 // base's top-K tokens plus one bucket holding all the other tokens' mass:
 // merging outcomes never increases KL, so this is a lower bound of the full
-// divergence, exact with --top-k equal to the vocabulary size; with K = 32
-// the base's tail mass is small and so is the gap. The file:
+// divergence, exact with --top-k equal to the vocabulary size. On the shipped
+// model (2048 tokens, perplexity 58: flat distributions) K = 32, 128, 512
+// captured 74%, 90%, 98% of the full KL of Q8_0 and Q4_0; peaked
+// distributions need fewer. The file:
 //   header (40 bytes, little-endian): magic "GPTKLD01", uint32 n_vocab,
 //     uint32 ctx, uint32 n_windows, uint32 top_k, uint64 n_positions,
 //     uint64 FNV-1a hash of every evaluated token id (the same text, tokenizer
@@ -53,7 +55,7 @@ static void usage(FILE *f) {
             "      --chunks N     score at most N windows\n"
             "      --kl-base OUT  save the scored positions' top-K log-probabilities (and the true\n"
             "                     token's NLL) for a later --kl run (8 + 8K bytes per position)\n"
-            "      --top-k K      tokens kept per position by --kl-base (default 32)\n"
+            "      --top-k K      tokens kept per position by --kl-base (default 128)\n"
             "      --kl IN        compare with a --kl-base file: KL(base || model) over the base's top-K\n"
             "                     plus one bucket for the rest (a lower bound of the full KL),\n"
             "                     top-1 agreement, and the perplexity ratio\n");
@@ -65,7 +67,7 @@ typedef struct {
 } ppl_args;
 
 static int parse_args(int argc, char **argv, ppl_args *a) {
-    *a = (ppl_args){.top_k = 32};
+    *a = (ppl_args){.top_k = 128};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
