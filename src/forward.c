@@ -74,13 +74,17 @@ typedef struct {
 
 // GELU over one row. The tanh form uses the identity
 //   0.5 v (1 + tanh(u)) = v / (1 + exp(-2u)),  u = sqrt(2/pi) (v + 0.044715 v^3),
-// the same function through expf, which costs a fraction of tanhf (glibc's
-// tanhf goes through expm1f: it was a fifth of a 124M prefill) and is, if
-// anything, more accurate: 1 + tanh(u) cancels for negative v, the sum
-// 1 + exp(-2u) never does. Infinities and NaN come out as before.
-static void gelu(float *x, int n, int use_erf) {
+// the same function through exp, which costs a fraction of tanhf (glibc's
+// tanhf goes through expm1f: it was a fifth of a 124M prefill) and is more
+// accurate: 1 + tanh(u) cancels for negative v, 1 + exp(-2u) never does.
+// A kernel table may have it in SIMD; this loop is the portable version.
+static void gelu(const kernel_table *k, float *x, int n, int use_erf) {
     if (use_erf) {
         gelu_row(x, n, 1);
+        return;
+    }
+    if (k->gelu_tanh_f32) {
+        k->gelu_tanh_f32(x, n);
         return;
     }
     const float s2 = 2.0f * 0.79788456080286536f;  // 2 sqrt(2 / pi)
@@ -98,7 +102,7 @@ static void matmul_rows(matmul_task *mt, int n0, int n1) {
         for (int t = 0; t < T; t++) {
             float *o = mt->out + (size_t)t * mt->ldo + n0;
             if (mt->bias) add_bias_row(o, mt->bias + n0, cols);
-            if (mt->gelu) gelu(o, cols, mt->gelu == 2);
+            if (mt->gelu) gelu(mt->k, o, cols, mt->gelu == 2);
         }
         return;
     }
@@ -299,8 +303,18 @@ static void lm_head(gpt_context *c, int first, int T, int row_out) {
 int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, char *err) {
     *out = NULL;
     const gpt_hparams *hp = &m->hp;
+    bool asked = n_ctx > 0;
     if (n_ctx <= 0 || n_ctx > hp->n_ctx) n_ctx = hp->n_ctx;
     if (n_threads <= 0) n_threads = 1;
+    // The KV cache grows with n_ctx, which a file states in one number. A real
+    // GPT-2's full-context cache is smaller than its weights; a file whose
+    // cache would dwarf its weights gets an error unless -c asks for it.
+    uint64_t kv_bytes = 2ull * (uint64_t)hp->n_layer * (uint64_t)n_ctx * (uint64_t)hp->n_embd * sizeof(float);
+    uint64_t allowed = 4 * m->weight_bytes > ((uint64_t)256 << 20) ? 4 * m->weight_bytes : ((uint64_t)256 << 20);
+    if (!asked && kv_bytes > allowed)
+        return gpt_fail(err, "%s: a KV cache for the full context of %d tokens needs %llu MiB, far more than the "
+                        "model's weights: choose a smaller context with -c", m->path, n_ctx,
+                        (unsigned long long)(kv_bytes >> 20));
     gpt_context *c = calloc(1, sizeof *c);
     if (!c) return gpt_fail(err, "out of memory");
     c->m = m;

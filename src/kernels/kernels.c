@@ -8,9 +8,20 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
+// AVX2 (leaf 7 EBX bit 5), FMA (leaf 1 ECX bit 12), F16C (leaf 1 ECX bit 29),
+// and the OS saving YMM state (OSXSAVE, XCR0 bits 1-2). Read with cpuid
+// directly: clang's __builtin_cpu_supports does not know "f16c".
 static int cpu_has_avx2_fma_f16c(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, f16c = (c >> 29) & 1, osxsave = (c >> 27) & 1;
+    if (!fma || !f16c || !osxsave) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 5) & 1;
 }
 #endif
 
