@@ -185,6 +185,30 @@ static void check_vectors(const kernel_table *k) {
     }
 }
 
+// GELU (tanh approximation) against the same function in double precision,
+// written as v / (1 + exp(-2u)) since 0.5 v (1 + tanh u) cancels in the
+// negative tail even in double. Float evaluation of u alone costs a few
+// ulps of exp(-2u) where |u| is large, hence 2e-5.
+static void check_gelu(const kernel_table *k) {
+    if (!k->gelu_tanh_f32) return;
+    static const int ns[] = {1, 5, 8, 13, 64, 3001};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        int n = ns[i], bad = 0;
+        float *x = malloc((size_t)(n + 1) * sizeof(float)), *in = malloc((size_t)n * sizeof(float));
+        for (int j = 0; j < n; j++) in[j] = x[j] = n > 100 ? (j - n / 2) * (24.0f / n) : frand() * 6.0f;
+        x[n] = SENTINEL;
+        k->gelu_tanh_f32(x, n);
+        for (int j = 0; j < n; j++) {
+            double v = in[j], u = 0.79788456080286536 * (v + 0.044715 * v * v * v), ref = v / (1 + exp(-2 * u));
+            if (!(fabs(x[j] - ref) <= 2e-5 * fabs(ref) + 1e-37) && bad++ < 3)
+                printf("  %s gelu(%.7g) = %.9g, want %.9g\n", k->name, in[j], x[j], ref);
+        }
+        CHECK(bad == 0 && x[n] == SENTINEL, "%s gelu_tanh_f32 n=%d: %d values off%s", k->name, n, bad,
+              x[n] == SENTINEL ? "" : ", wrote past the end");
+        free(x), free(in);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--expect") == 0) {
         const kernel_table *k = kernels_select();
@@ -200,6 +224,7 @@ int main(int argc, char **argv) {
         printf("checking the %s kernels against the scalar ones\n", k->name);
         check_matmuls(k);
         check_vectors(k);
+        check_gelu(k);
         tested++;
     }
     if (!tested) printf("no SIMD kernel table runs on this CPU: only the scalar one was checked\n");

@@ -42,6 +42,10 @@ typedef struct {
     void (*axpy_f32)(float *y, float a, const float *x, int n);
     // quantize one row of n (multiple of 32) floats to Q8_0 blocks
     void (*quantize_row_q8_0)(const float *x, block_q8_0 *y, int n);
+    // x (n) = GELU(x), GPT-2's tanh approximation, as the equal
+    // x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))). Optional: when NULL,
+    // forward.c computes the same with expf.
+    void (*gelu_tanh_f32)(float *x, int n);
 } kernel_table;
 
 extern const kernel_table kernels_scalar;

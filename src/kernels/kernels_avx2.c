@@ -35,10 +35,16 @@ static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
 
 // ---- the packed GEMM (prefill) ----------------------------------------------------
 
+#ifndef NV
 #define NV 3              // vectors of 8 weight rows in a panel
+#endif
 #define NR (8 * NV)       // 24 weight rows per panel
+#ifndef MR
 #define MR 4              // tokens per register tile: MR*NV = 12 accumulators + NV weights + 1 broadcast
+#endif
+#ifndef KC
 #define KC 256            // inputs per panel: KC * NR * 4 bytes = 24 KiB
+#endif
 #define PACK_MIN_T 8      // fewer tokens do not repay the packing
 
 // r[i] (8 rows of 8) becomes column i: r[i][j] = old r[j][i]
@@ -82,6 +88,12 @@ static inline __attribute__((always_inline)) void tile_packed(int m, float *out,
 
 static void tile_packed_m(int m, float *out, int ldo, const float *x, int ldx, const float *p, int kc, int acc) {
     switch (m) {
+#if MR > 5
+    case 6: tile_packed(6, out, ldo, x, ldx, p, kc, acc); break;
+#endif
+#if MR > 4
+    case 5: tile_packed(5, out, ldo, x, ldx, p, kc, acc); break;
+#endif
     case 4: tile_packed(4, out, ldo, x, ldx, p, kc, acc); break;
     case 3: tile_packed(3, out, ldo, x, ldx, p, kc, acc); break;
     case 2: tile_packed(2, out, ldo, x, ldx, p, kc, acc); break;
@@ -89,14 +101,41 @@ static void tile_packed_m(int m, float *out, int ldo, const float *x, int ldx, c
     }
 }
 
+#ifndef PACK_PF
+#define PACK_PF 1
+#endif
+
+// The weights the next panel will pack: rows of row_len bytes, rs apart.
+// They come from memory (a prompt reads every weight once), so they are
+// fetched into L2 a few lines per register tile while this panel computes,
+// and packing finds them there.
+typedef struct {
+    const uint8_t *rows;
+    size_t rs;
+    int n_rows, row_lines;
+} next_panel;
+
+static inline void prefetch_lines(const next_panel *np, int from, int to) {
+    for (int i = from; i < to; i++)
+        _mm_prefetch((const char *)np->rows + (size_t)(i / np->row_lines) * np->rs + (size_t)(i % np->row_lines) * 64,
+                     _MM_HINT_T1);
+}
+
 // Every token against one packed panel of nr <= NR rows: out (T, nr) with
 // row stride ldo; x (T, kc) with stride ldx.
 static void panel_times_tokens(float *out, int ldo, const float *x, int ldx, const float *panel, int T, int kc, int nr,
-                               int accumulate) {
+                               int accumulate, const next_panel *np) {
     int t = 0;
     if (nr == NR) {
-        for (; t + MR <= T; t += MR)
+        int lines = PACK_PF && np ? np->n_rows * np->row_lines : 0, tiles = T / MR, done = 0;
+        for (; t + MR <= T; t += MR) {
+            if (lines) {  // this tile's share of the next panel's lines
+                int upto = (int)((long)lines * (t / MR + 1) / tiles);
+                prefetch_lines(np, done, upto);
+                done = upto;
+            }
             tile_packed(MR, out + (size_t)t * ldo, ldo, x + (size_t)t * ldx, ldx, panel, kc, accumulate);
+        }
         if (t < T) tile_packed_m(T - t, out + (size_t)t * ldo, ldo, x + (size_t)t * ldx, ldx, panel, kc, accumulate);
         return;
     }
@@ -247,8 +286,14 @@ static void panel_times_tokens(float *out, int ldo, const float *x, int ldx, con
             int kc = K - k0 < KC ? K - k0 : KC;                                                        \
             for (int n = n0; n < n1; n += NR) {                                                        \
                 int nr = n1 - n < NR ? n1 - n : NR;                                                    \
+                /* the panel after this one: the next rows, or the next block of inputs */             \
+                int nn = n + NR < n1 ? n + NR : n0, nk = n + NR < n1 ? k0 : k0 + KC;                   \
+                next_panel np = {w + (size_t)nn * rs + (size_t)nk * sizeof(WT), rs,                    \
+                                 n1 - nn < NR ? n1 - nn : NR,                                          \
+                                 (int)(((K - nk < KC ? K - nk : KC) * sizeof(WT) + 63) / 64)};         \
                 pack_##SUFFIX(panel, w, rs, n, nr, k0, kc);                                            \
-                panel_times_tokens(out + n, ldo, x + k0, ldx, panel, T, kc, nr, k0 > 0);               \
+                panel_times_tokens(out + n, ldo, x + k0, ldx, panel, T, kc, nr, k0 > 0,                \
+                                   nk < K ? &np : NULL);                                               \
             }                                                                                          \
         }                                                                                              \
     }                                                                                                  \
@@ -274,6 +319,46 @@ static void axpy_f32(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+// ---- GELU --------------------------------------------------------------------------
+
+// e^x for 8 floats, about 1 ulp: e^x = 2^n e^r with n = round(x / ln 2) and
+// r = x - n ln 2 in [-ln2/2, ln2/2] (ln 2 in two parts, so r is exact), e^r
+// by Cephes' degree-7 polynomial. x is clamped to [-87.3, 88.3] so 2^n stays
+// a normal float: e^x is then at most 2.4e38 and at least 1.2e-38.
+static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 gelu_ps(__m256 v) {
+    const __m256 c = _mm256_set1_ps(-2.0f * 0.79788456080286536f), a = _mm256_set1_ps(0.044715f);
+    __m256 z = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(a, v), _mm256_mul_ps(v, v), v));
+    return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(z)));
+}
+
+// The tail of fewer than 8 goes through the same vector code under a mask,
+// so every element of a row is computed alike.
+static void gelu_tanh_f32(float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu_ps(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(x + i, mask, gelu_ps(_mm256_maskload_ps(x + i, mask)));
+    }
+}
+
 const kernel_table kernels_avx2 = {
     .name = "avx2",
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
@@ -281,4 +366,5 @@ const kernel_table kernels_avx2 = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .quantize_row_q8_0 = avx2_quantize_row_q8_0,
+    .gelu_tanh_f32 = gelu_tanh_f32,
 };
