@@ -26,16 +26,7 @@
 #define FF 48
 #define V 257  // 256 byte tokens + <|endoftext|>
 
-static int failures = 0;
-#define CHECK(cond, ...)                              \
-    do {                                              \
-        if (!(cond)) {                                \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                      \
-            printf("\n");                             \
-            failures++;                               \
-        }                                             \
-    } while (0)
+#include "check.h"
 
 static uint64_t rng = 12345;
 static float frand(void) {  // uniform in [-1, 1)

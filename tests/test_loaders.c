@@ -25,18 +25,7 @@
 #include "loaders.h"
 #include "util.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                               \
-    do {                                                               \
-        checks++;                                                      \
-        if (!(cond)) {                                                 \
-            failures++;                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);       \
-            fprintf(stderr, __VA_ARGS__);                              \
-            fputc('\n', stderr);                                       \
-        }                                                              \
-    } while (0)
+#include "check.h"
 
 // ---- values, half encoders, alphabet ---------------------------------------------
 

@@ -22,17 +22,7 @@
 #define VOCAB "tokenizer/gpt2/encoder.json"
 #define MERGES "tokenizer/gpt2/vocab.bpe"
 
-static int failures;
-
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            failures++;                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-        }                                                        \
-    } while (0)
+#include "check.h"
 
 // ---- cases ------------------------------------------------------------------------
 
