@@ -269,19 +269,36 @@ static void embed(gpt_context *c, const int32_t *ids, int T) {
     }
 }
 
+typedef struct {
+    gpt_context *c;
+    int layer, T;
+} kv_task;
+
+// Append k and v of the batch to layer's cache at positions n_past ..
+// n_past + T - 1; each thread takes a share of the channels.
+static void kv_append_worker(void *arg, int ith, int nth) {
+    kv_task *kv = arg;
+    gpt_context *c = kv->c;
+    int C = c->m->hp.n_embd, T = kv->T, i0, i1;
+    pool_split(C, ith, nth, 16, &i0, &i1);
+    size_t off = ((size_t)kv->layer * c->n_ctx + c->n_past) * C;
+    for (int t = 0; t < T; t++)
+        memcpy(c->k_cache + off + (size_t)t * C + i0, c->qkv + (size_t)t * 3 * C + C + i0,
+               (size_t)(i1 - i0) * sizeof(float));
+    float *vt = c->v_cache + (size_t)kv->layer * C * c->n_ctx + c->n_past;
+    for (int i = i0; i < i1; i++)  // transposed: channel i of positions n_past.. is contiguous
+        for (int t = 0; t < T; t++) vt[(size_t)i * c->n_ctx + t] = c->qkv[(size_t)t * 3 * C + 2 * C + i];
+}
+
 static void block_forward(gpt_context *c, int l, int T) {
     const gpt_model *m = c->m;
     const gpt_layer *L = &m->layers[l];
     int C = m->hp.n_embd, F = m->hp.n_ff;
     layernorm(c, c->xn, c->x, L->ln1_w, L->ln1_b, T);
     matmul(c, c->qkv, 3 * C, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
-    // append k and v to the cache at positions n_past .. n_past + T - 1
-    size_t off = ((size_t)l * c->n_ctx + c->n_past) * C;
-    for (int t = 0; t < T; t++)
-        memcpy(c->k_cache + off + (size_t)t * C, c->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
-    float *vt = c->v_cache + (size_t)l * C * c->n_ctx + c->n_past;
-    for (int i = 0; i < C; i++)  // transposed: channel i of positions n_past.. is contiguous
-        for (int t = 0; t < T; t++) vt[(size_t)i * c->n_ctx + t] = c->qkv[(size_t)t * 3 * C + 2 * C + i];
+    kv_task kv = {c, l, T};
+    if (T == 1) kv_append_worker(&kv, 0, 1);  // one row: not worth waking the pool
+    else pool_run(c->pool, kv_append_worker, &kv);
     attn_task at = {c, l, T, c->n_past, 0};
     pool_run(c->pool, attention_worker, &at);
     matmul(c, c->xn, C, c->att, C, &L->attn_out, L->attn_out_b, c->x, 0, T);
