@@ -233,7 +233,8 @@ static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int
     for (int i = 0; i < m; i++) {
         float *s = S + (size_t)i * npos;
         int seen = at->pos0 + t0 + i + 1;  // positions 0..pos of query t0 + i
-        softmax_scaled(s, seen, scale);
+        if (c->k->softmax_f32) c->k->softmax_f32(s, seen, scale);
+        else softmax_scaled(s, seen, scale);
         memset(s + seen, 0, (size_t)(npos - seen) * sizeof(float));
     }
     mm(c->att + (size_t)t0 * C + (size_t)h * hd, C, S, npos, NULL, vt, (size_t)c->n_ctx * sizeof(float), m, npos, 0, hd);

@@ -209,6 +209,31 @@ static void check_gelu(const kernel_table *k) {
     }
 }
 
+// softmax(scale x) against double precision: the weights of one query.
+static void check_softmax(const kernel_table *k) {
+    if (!k->softmax_f32) return;
+    static const int ns[] = {1, 2, 7, 8, 9, 63, 64, 100, 1000};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        int n = ns[i], bad = 0;
+        float *x = malloc((size_t)(n + 1) * sizeof(float)), *in = malloc((size_t)n * sizeof(float));
+        for (int j = 0; j < n; j++) in[j] = x[j] = frand() * 40.0f;  // scaled: spreads of about +-5
+        x[n] = SENTINEL;
+        float scale = 0.125f;
+        k->softmax_f32(x, n, scale);
+        double max = -INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) max = fmax(max, (double)in[j] * scale);
+        for (int j = 0; j < n; j++) sum += exp((double)in[j] * scale - max);
+        for (int j = 0; j < n; j++) {
+            double ref = exp((double)in[j] * scale - max) / sum;
+            if (!(fabs(x[j] - ref) <= 2e-6 * ref + 1e-12) && bad++ < 3)
+                printf("  %s softmax n=%d [%d]: %.9g, want %.9g\n", k->name, n, j, x[j], ref);
+        }
+        CHECK(bad == 0 && x[n] == SENTINEL, "%s softmax_f32 n=%d: %d values off%s", k->name, n, bad,
+              x[n] == SENTINEL ? "" : ", wrote past the end");
+        free(x), free(in);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--expect") == 0) {
         const kernel_table *k = kernels_select();
@@ -225,6 +250,7 @@ int main(int argc, char **argv) {
         check_matmuls(k);
         check_vectors(k);
         check_gelu(k);
+        check_softmax(k);
         tested++;
     }
     if (!tested) printf("no SIMD kernel table runs on this CPU: only the scalar one was checked\n");

@@ -46,6 +46,9 @@ typedef struct {
     // x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))). Optional: when NULL,
     // forward.c computes the same with expf.
     void (*gelu_tanh_f32)(float *x, int n);
+    // x (n) = softmax(scale * x): exp(scale x_i - max) / sum, one query's
+    // attention weights. Optional: when NULL, forward.c's loop with expf.
+    void (*softmax_f32)(float *x, int n, float scale);
 } kernel_table;
 
 extern const kernel_table kernels_scalar;
