@@ -129,10 +129,11 @@ static void matmul_worker(void *arg, int ith, int nth) {
 
 // Rows per work item: about 8 items per thread in decode (small enough to
 // even out, large enough that taking one costs nothing next to streaming
-// it), 4 in prefill; a multiple of 48 so that the kernels' register and
+// it), 16 in prefill (a panel costs the same in any chunk; the last chunk is
+// what the other thread waits for); a multiple of 48 so that the kernels' register and
 // packing tiles (3, 4, 8, 16, 24 rows) are never cut.
 static int matmul_chunk(int rows, int nth, int T) {
-    int items = nth * (T == 1 ? 8 : 4);
+    int items = nth * (T == 1 ? 8 : 16);
     int chunk = (rows + items - 1) / items;
     chunk = (chunk + 47) / 48 * 48;
     return chunk > 0 ? chunk : 48;
