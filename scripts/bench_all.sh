@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench_all.sh: the README's benchmark, end to end.
+#
+#   scripts/bench_all.sh [OUTDIR]        (default /tmp/gpt-bench)
+#
+# 1. makes random GPT-2-shaped GGUF files (124M F32 and F16, and a 4-layer,
+#    256-wide model with GPT-2's 50257-token vocabulary) with
+#    scripts/bench_models.py, unless they exist;
+# 2. runs `gpt bench` on each: pp128, pp512 and tg128 with 1 and 2 threads
+#    (THREADS=...), 5 repetitions after a warm-up, JSON into OUTDIR;
+# 3. if LLAMA_BENCH points at llama.cpp's llama-bench, runs it on the same
+#    files with the same tests into OUTDIR/llama.json;
+# 4. writes OUTDIR/table.md (scripts/bench_table.py) and draws OUTDIR/bench.png
+#    (scripts/plot_bench.py).
+# The binary is GPT (default build/gpt). Run it on a quiet machine: every
+# number is a wall-clock time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-/tmp/gpt-bench}
+GPT=${GPT:-build/gpt}
+THREADS=${THREADS:-1,2}
+REPS=${REPS:-5}
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+[ -x "$GPT" ] || { echo "bench_all: $GPT not found (build first, or set GPT=)" >&2; exit 1; }
+
+$PY scripts/bench_models.py "$OUT" --shapes 124m,small --types f32,f16
+MODELS=("$OUT/gpt2-124m-f32.gguf" "$OUT/gpt2-124m-f16.gguf" "$OUT/gpt2-small-f32.gguf" "$OUT/gpt2-small-f16.gguf")
+
+uptime
+margs=()
+for m in "${MODELS[@]}"; do margs+=(-m "$m"); done
+"$GPT" bench "${margs[@]}" -p 128,512 -n 128 -t "$THREADS" -r "$REPS" --json > "$OUT/gpt.json"
+files=("$OUT/gpt.json")
+if [ -n "${LLAMA_BENCH:-}" ]; then
+    lm=()
+    for m in "${MODELS[@]}"; do lm+=(-m "$m"); done
+    "$LLAMA_BENCH" "${lm[@]}" -p 128,512 -n 128 -t "$THREADS" -r "$REPS" -o json > "$OUT/llama.json"
+    files+=("$OUT/llama.json")
+fi
+uptime
+$PY scripts/bench_table.py "${files[@]}" | tee "$OUT/table.md"
+$PY scripts/plot_bench.py "$OUT/bench.png" "${files[@]}"
