@@ -13,9 +13,9 @@
 // All memory is allocated once, in gpt_context_new.
 //
 // Parallel steps: each matrix product hands out chunks of weight rows from a
-// shared counter (a thread that was descheduled or started late does less,
-// nobody waits for a fixed half); attention hands out (head, block of
-// queries) pairs the same way, largest first.
+// shared counter, large first and smaller towards the end (a thread that was
+// descheduled or started late does less, nobody waits for a fixed half);
+// attention hands out (head, block of queries) pairs, largest first.
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,8 +68,8 @@ typedef struct {
     float *resid;         // when set: resid += x W^T + b, with out as scratch of the same shape
     int gelu;             // 0 none, 1 tanh, 2 erf
     int T;
-    int chunk;            // rows per work item
-    atomic_int next;      // the next work item
+    int grain;            // work items are whole multiples of this many rows
+    atomic_int next;      // the first row nobody has taken
 } matmul_task;
 
 // GELU over one row. The tanh form uses the identity
@@ -116,28 +116,31 @@ static void matmul_rows(matmul_task *mt, int n0, int n1) {
     }
 }
 
+// Guided self-scheduling: a thread takes a share of the rows still left
+// (1 / (3 nth) of them), so items start large (few atomic operations) and
+// shrink towards the end, where a thread that arrives late or runs slow
+// leaves the others only a small last item to wait for.
 static void matmul_worker(void *arg, int ith, int nth) {
-    (void)ith, (void)nth;
+    (void)ith;
     matmul_task *mt = arg;
-    int N = mt->w->rows;
+    int N = mt->w->rows, g = mt->grain;
+    int n0 = atomic_load_explicit(&mt->next, memory_order_relaxed);
     for (;;) {
-        int n0 = atomic_fetch_add_explicit(&mt->next, 1, memory_order_relaxed) * mt->chunk;
         if (n0 >= N) return;
-        matmul_rows(mt, n0, n0 + mt->chunk < N ? n0 + mt->chunk : N);
+        int size = (N - n0 + 3 * nth - 1) / (3 * nth);
+        size = (size + g - 1) / g * g;
+        int n1 = n0 + size < N ? n0 + size : N;
+        if (atomic_compare_exchange_weak_explicit(&mt->next, &n0, n1, memory_order_relaxed, memory_order_relaxed)) {
+            matmul_rows(mt, n0, n1);
+            n0 = n1;  // a guess; the exchange corrects it
+        }
     }
 }
 
-// Rows per work item: about 8 items per thread in decode (small enough to
-// even out, large enough that taking one costs nothing next to streaming
-// it), 16 in prefill (a panel costs the same in any chunk; the last chunk is
-// what the other thread waits for); a multiple of 48 so that the kernels' register and
-// packing tiles (3, 4, 8, 16, 24 rows) are never cut.
-static int matmul_chunk(int rows, int nth, int T) {
-    int items = nth * (T == 1 ? 8 : 16);
-    int chunk = (rows + items - 1) / items;
-    chunk = (chunk + 47) / 48 * 48;
-    return chunk > 0 ? chunk : 48;
-}
+// The smallest work item: in decode 16 rows (a few KiB of weights); in
+// prefill 48 rows, a multiple of the kernels' register and packing tiles
+// (3, 4, 8, 16, 24 rows) so that none is cut.
+static int matmul_grain(int T) { return T == 1 ? 16 : 48; }
 
 typedef struct {
     const kernel_table *k;
@@ -157,7 +160,7 @@ static void quant_worker(void *arg, int ith, int nth) {
 static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx, const gpt_matrix *w,
                    const float *bias, float *resid, int gelu, int T) {
     matmul_task mt = {c->k, c->k->matmul[w->type], out, ldo, x, ldx, NULL, w, bias, resid, gelu, T,
-                      matmul_chunk(w->rows, pool_size(c->pool), T), 0};
+                      matmul_grain(T), 0};
     if (!mt.fn) mt.fn = kernels_scalar.matmul[w->type];
     if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
         quant_task q = {c->k, x, ldx, w->cols, T, c->xq};
