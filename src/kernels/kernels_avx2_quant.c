@@ -254,6 +254,14 @@ typedef void (*gemv_fn)(float *out, const block_q8_0 *x, const uint8_t *w, size_
 static void gemv_all(gemv_fn fn, float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int K, int n0,
                      int n1) {
     int nb = K / QK;
+    if (nb <= SEG) {
+        // the first group of rows, all at once (up to 8 KiB): a work item
+        // otherwise starts with a row of cache misses; later groups are
+        // prefetched while the group before them is computed
+        const uint8_t *p = w + (size_t)n0 * rs;
+        size_t bytes = (size_t)(n1 - n0 < 8 ? n1 - n0 : 8) * rs;
+        for (size_t o = 0; o < bytes && o < 8192; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+    }
     for (int b0 = 0; b0 < nb; b0 += SEG) fn(out, x, w, rs, b0, nb - b0 < SEG ? nb - b0 : SEG, n0, n1, b0 == 0);
 }
 
