@@ -17,8 +17,9 @@
 // Instead of reducing each block's 8 lanes on its own, 8 such vectors (8
 // rows of one token in decode, one row and 8 tokens in prefill) are reduced
 // together by hsum8x8 into one vector of 8 sums, which is then scaled by 8
-// scales at once: one conversion and one FMA per 8 dot products. Q4_0 decode
-// packs two rows into each vector (q4_two_rows), which halves the reduction.
+// scales at once: one conversion and one FMA per 8 dot products. Q4_0 packs
+// two rows (decode, q4_two_rows) or two tokens (prefill, pack_pairs) into
+// each vector, which halves the reduction.
 //
 //   decode (T < 4):  8 rows x 1 token per step, the activation block shared;
 //                    weights stream from memory exactly once, the next 8
@@ -309,26 +310,60 @@ static void group_q8_0(float *out, int ldo, const block_q8_0 *const *xt, int t0,
     }
 }
 
+// Q4_0 prefill packs two tokens into each vector, as decode packs two rows:
+// for tokens 2p and 2p+1 of the group, lo = [a_2p[0..15] | a_2p+1[0..15]]
+// and hi = [a_2p[16..31] | a_2p+1[16..31]], met by the row's low nibbles
+// (elements 0..15) and high nibbles (16..31) in both halves. The packed
+// activations of PSEG blocks (16 KiB) are built once per token group and
+// segment and shared by every row of the chunk. Lanes come out in the token
+// order 0 2 4 6 1 3 5 7 (scales and sums are unpacked in that order).
+#define PSEG 64
+
+static void pack_pairs(const block_q8_0 *const *xt, int b0, int nb, __m256i (*pk)[4][2], float (*d)[TG],
+                       int (*s8)[TG]) {
+    static const int lane_token[TG] = {0, 2, 4, 6, 1, 3, 5, 7};
+    for (int b = 0; b < nb; b++) {
+        for (int p = 0; p < 4; p++) {
+            const int8_t *qa = xt[2 * p][b0 + b].qs, *qb = xt[2 * p + 1][b0 + b].qs;
+            pk[b][p][0] = _mm256_loadu2_m128i((const __m128i *)qb, (const __m128i *)qa);
+            pk[b][p][1] = _mm256_loadu2_m128i((const __m128i *)(qb + 16), (const __m128i *)(qa + 16));
+        }
+        for (int j = 0; j < TG; j++) {
+            const block_q8_0 *xb = &xt[lane_token[j]][b0 + b];
+            d[b][j] = f16(xb->d);
+            s8[b][j] = sum8_q8(xb->qs);
+        }
+    }
+}
+
 static void group_q4_0(float *out, int ldo, const block_q8_0 *const *xt, int t0, int g, const uint8_t *w,
                        size_t rs, int b0, int nb, int n0, int n1) {
-    float d[SEG][TG];
-    int s8[SEG][TG];
-    unpack_group(xt, b0, nb, 1, d, s8);
-    const block_q8_0 *x0 = xt[0] + b0, *x1 = xt[1] + b0, *x2 = xt[2] + b0, *x3 = xt[3] + b0;
-    const block_q8_0 *x4 = xt[4] + b0, *x5 = xt[5] + b0, *x6 = xt[6] + b0, *x7 = xt[7] + b0;
-    for (int n = n0; n < n1; n++) {
-        const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0;
-        __m256 acc = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            __m256i wu = q4_nibbles(r[b].qs);
-#define PAIR(xj) dot_u8s8(wu, load32(xj[b].qs))
-            __m256i s = hsum8x8(PAIR(x0), PAIR(x1), PAIR(x2), PAIR(x3), PAIR(x4), PAIR(x5), PAIR(x6), PAIR(x7));
+    _Alignas(32) __m256i pk[PSEG][4][2];
+    float d[PSEG][TG];
+    int s8[PSEG][TG];
+    const __m256i m = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i to_tokens = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int s0 = 0; s0 < nb; s0 += PSEG) {
+        int ns = nb - s0 < PSEG ? nb - s0 : PSEG;
+        pack_pairs(xt, b0 + s0, ns, pk, d, s8);
+        for (int n = n0; n < n1; n++) {
+            const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0 + s0;
+            __m256 acc = _mm256_setzero_ps();
+            for (int b = 0; b < ns; b++) {
+                __m256i wb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r[b].qs));
+                __m256i wlo = _mm256_and_si256(wb, m), whi = _mm256_and_si256(_mm256_srli_epi16(wb, 4), m);
+#define PAIR(p)                                                                                       \
+    _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(wlo, pk[b][p][0]),                        \
+                                       _mm256_maddubs_epi16(whi, pk[b][p][1])),                       \
+                      ones)
+                __m256i s = sum_pairs64(sum_pairs32(PAIR(0), PAIR(1)), sum_pairs32(PAIR(2), PAIR(3)));
 #undef PAIR
-            s = _mm256_sub_epi32(s, _mm256_loadu_si256((const __m256i *)s8[b]));
-            __m256 sc = _mm256_mul_ps(_mm256_set1_ps(f16(r[b].d)), _mm256_loadu_ps(d[b]));
-            acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);
+                s = _mm256_sub_epi32(s, _mm256_loadu_si256((const __m256i *)s8[b]));
+                __m256 sc = _mm256_mul_ps(_mm256_set1_ps(f16(r[b].d)), _mm256_loadu_ps(d[b]));
+                acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);
+            }
+            store_group(out, ldo, t0, g, n, _mm256_permutevar8x32_ps(acc, to_tokens), b0 == 0 && s0 == 0);
         }
-        store_group(out, ldo, t0, g, n, acc, b0 == 0);
     }
 }
 
