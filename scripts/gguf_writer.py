@@ -84,7 +84,9 @@ def quantize_q8_0(x):
     inv = np.zeros_like(d)
     np.divide(np.float32(1), d, out=inv, where=d != 0)
     v = x * inv[:, None]
-    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))  # roundf: half away from zero
+    # roundf: half away from zero. The + 0.5 in float64: in float32, 0.49999997 + 0.5
+    # rounds up to 1.0 and the result would differ from ggml's roundf.
+    q = np.sign(v) * np.floor(np.abs(v).astype(np.float64) + 0.5)
     out = np.empty(x.shape[0], dtype=[("d", "<f2"), ("qs", "i1", (QK,))])
     out["d"] = d.astype(np.float16)
     out["qs"] = q.astype(np.int8)
