@@ -167,7 +167,7 @@ static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx,
         pool_run(c->pool, quant_worker, &q);
         mt.xq = c->xq;
     }
-    pool_run(c->pool, matmul_worker, &mt);
+    pool_run_shared(c->pool, matmul_worker, &mt);  // rows come from a counter: any thread may take them all
 }
 
 // ---- LayerNorm over rows ---------------------------------------------------------
@@ -305,7 +305,7 @@ static void block_forward(gpt_context *c, int l, int T) {
     if (T == 1) kv_append_worker(&kv, 0, 1);  // one row: not worth waking the pool
     else pool_run(c->pool, kv_append_worker, &kv);
     attn_task at = {c, l, T, c->n_past, 0};
-    pool_run(c->pool, attention_worker, &at);
+    pool_run_shared(c->pool, attention_worker, &at);
     matmul(c, c->xn, C, c->att, C, &L->attn_out, L->attn_out_b, c->x, 0, T);
     layernorm(c, c->xn, c->x, L->ln2_w, L->ln2_b, T);
     matmul(c, c->ffn, F, c->xn, C, &L->ffn_up, L->ffn_up_b, NULL, m->hp.gelu_erf ? 2 : 1, T);

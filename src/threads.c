@@ -1,9 +1,20 @@
 // threads.c: the persistent worker pool (see threads.h).
+//
+// Each step has a number (generation) and a state word: the step number in
+// its high 32 bits, the count of workers that joined it in the low 31, and
+// a CLOSED bit. The caller publishes fn and arg, resets the state to the
+// new step with no one joined, then bumps generation. A worker that sees
+// the new generation joins by incrementing the count (compare-and-swap, so
+// it never joins a step that is closed or already over), runs fn, and
+// counts itself in `finished`. pool_run waits until every worker finished;
+// pool_run_shared closes the step when the caller's own share is done and
+// waits only for the workers that joined before that.
 #include "threads.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__)
@@ -15,11 +26,17 @@
 #define cpu_relax() ((void)0)
 #endif
 
-// Waiting is in three stages: spin (a decode step's gap is microseconds),
-// then yield the core (when other processes share the machine, a spinning
-// thread must not hold the core its partner needs), then sleep.
-#define SPIN_ROUNDS 4096
-#define YIELD_ROUNDS 2000
+// Waiting is in three stages, for a new step (workers) and for the end of
+// one (the caller): spin (a decode step's gap is microseconds; 2048 pauses
+// are about 60 us on Zen 3), then yield the core a few times (when other
+// processes share the machine, the thread we wait for may be queued behind
+// us on this very core), then sleep until woken. A waiter that never sleeps
+// keeps spinning on the core its descheduled partner needs.
+#define SPIN_ROUNDS 2048
+#define YIELD_ROUNDS 64
+
+#define CLOSED ((uint64_t)1 << 31)
+#define JOINED_MASK (CLOSED - 1)
 
 static void backoff(int round) {
     if (round < SPIN_ROUNDS) cpu_relax();
@@ -30,10 +47,13 @@ struct thread_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    atomic_int generation;  // bumped for each step
-    atomic_int pending;     // workers still running the current step
-    atomic_int sleepers;    // workers blocked on cv: only then does a step need the mutex
+    pthread_cond_t cv;          // workers sleep here until the next step
+    pthread_cond_t done_cv;     // the caller sleeps here until the step is done
+    atomic_uint generation;     // the current step's number
+    _Atomic uint64_t state;     // step number << 32 | CLOSED | workers joined
+    atomic_int finished;        // workers done with the current step
+    atomic_int sleepers;        // workers blocked on cv: only then does a step need the mutex
+    atomic_int caller_sleeps;   // the caller is blocked on done_cv
     atomic_int stop;
     pool_fn fn;
     void *arg;
@@ -44,31 +64,54 @@ typedef struct {
     int ith;
 } worker_arg;
 
+// Wait until generation differs from seen; returns the new one.
+static unsigned wait_for_step(thread_pool *p, unsigned seen) {
+    unsigned g;
+    for (int spins = 0; (g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen; spins++) {
+        if (spins < SPIN_ROUNDS + YIELD_ROUNDS) {
+            backoff(spins);
+            continue;
+        }
+        // announce the sleep before the last look at generation; wake()
+        // bumps generation before it looks at sleepers (both sequentially
+        // consistent), so one of the two always sees the other
+        pthread_mutex_lock(&p->mu);
+        atomic_fetch_add(&p->sleepers, 1);
+        while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->cv, &p->mu);
+        atomic_fetch_sub(&p->sleepers, 1);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return g;
+}
+
+// Join step g unless it is closed or over.
+static int join_step(thread_pool *p, unsigned g) {
+    uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    while ((uint32_t)(s >> 32) == g && !(s & CLOSED))
+        if (atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel, memory_order_acquire))
+            return 1;
+    return 0;
+}
+
 static void *worker(void *a) {
     worker_arg wa = *(worker_arg *)a;
     free(a);
     thread_pool *p = wa.p;
-    int seen = 0;
+    unsigned seen = 0;
     for (;;) {
-        int spins = 0;
-        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
-            if (++spins < SPIN_ROUNDS + YIELD_ROUNDS) {
-                backoff(spins);
-                continue;
-            }
-            // announce the sleep before the last look at generation; wake()
-            // bumps generation before it looks at sleepers (both sequentially
-            // consistent), so one of the two always sees the other
+        unsigned g = wait_for_step(p, seen);
+        seen = g;
+        if (atomic_load(&p->stop)) return NULL;
+        if (!join_step(p, g)) continue;  // the caller did the whole step without us
+        p->fn(p->arg, wa.ith, p->n);
+        // finishing before looking at caller_sleeps, which the caller sets
+        // before its last look at finished: one of the two sees the other
+        atomic_fetch_add(&p->finished, 1);
+        if (atomic_load(&p->caller_sleeps)) {
             pthread_mutex_lock(&p->mu);
-            atomic_fetch_add(&p->sleepers, 1);
-            while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->cv, &p->mu);
-            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_cond_broadcast(&p->done_cv);
             pthread_mutex_unlock(&p->mu);
         }
-        seen = atomic_load(&p->generation);
-        if (atomic_load(&p->stop)) return NULL;
-        p->fn(p->arg, wa.ith, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
 }
 
@@ -79,6 +122,7 @@ thread_pool *pool_new(int n_threads) {
     p->n = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof(pthread_t));
     if (!p->threads) {
         free(p);
@@ -95,10 +139,10 @@ thread_pool *pool_new(int n_threads) {
     return p;
 }
 
-// Start a step. Spinning workers see the new generation by themselves; the
+// Start step g. Spinning workers see the new generation by themselves; the
 // mutex and the broadcast are only for those asleep.
-static void wake(thread_pool *p) {
-    atomic_fetch_add(&p->generation, 1);
+static void wake(thread_pool *p, unsigned g) {
+    atomic_store(&p->generation, g);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
@@ -109,28 +153,59 @@ static void wake(thread_pool *p) {
 void pool_free(thread_pool *p) {
     if (!p) return;
     atomic_store(&p->stop, 1);
-    wake(p);
+    wake(p, atomic_load(&p->generation) + 1);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
     free(p->threads);
     free(p);
 }
 
 int pool_size(const thread_pool *p) { return p->n; }
 
-void pool_run(thread_pool *p, pool_fn fn, void *arg) {
+// Wait until `want` workers have finished the step.
+static void wait_finished(thread_pool *p, int want) {
+    for (int round = 0; atomic_load_explicit(&p->finished, memory_order_acquire) < want; round++) {
+        if (round < SPIN_ROUNDS + YIELD_ROUNDS) {
+            backoff(round);
+            continue;
+        }
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_sleeps, 1);
+        while (atomic_load(&p->finished) < want) pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store(&p->caller_sleeps, 0);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+}
+
+static void run(thread_pool *p, pool_fn fn, void *arg, int shared) {
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;
     }
+    unsigned g = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
     p->fn = fn;
     p->arg = arg;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    wake(p);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    // fn and arg are published with the state (release), the state with
+    // the generation
+    atomic_store_explicit(&p->state, (uint64_t)g << 32, memory_order_release);
+    wake(p, g);
     fn(arg, 0, p->n);
-    for (int round = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; round++) backoff(round);
+    if (shared) {
+        // close the step: workers that have not joined yet skip it
+        uint64_t s = atomic_fetch_or(&p->state, CLOSED);
+        wait_finished(p, (int)(s & JOINED_MASK));
+    } else {
+        wait_finished(p, p->n - 1);
+    }
 }
+
+void pool_run(thread_pool *p, pool_fn fn, void *arg) { run(p, fn, arg, 0); }
+
+void pool_run_shared(thread_pool *p, pool_fn fn, void *arg) { run(p, fn, arg, 1); }
 
 void pool_split(int n, int ith, int nth, int step, int *lo, int *hi) {
     int chunks = (n + step - 1) / step;

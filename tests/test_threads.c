@@ -1,10 +1,12 @@
 // test_threads.c: the worker pool. Every step runs fn exactly once on every
 // thread with the right (ith, nth), including steps that start after the
 // workers have gone to sleep (the wake-up path) and steps back to back (the
-// spinning path); pool_split partitions [0, n) in order, in multiples of
-// step.
+// spinning path); a shared step (pool_run_shared) gets all its items done
+// exactly once by whichever threads join, and is over when it returns;
+// pool_split partitions [0, n) in order, in multiples of step.
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "threads.h"
@@ -59,6 +61,61 @@ static void check_pool(int n) {
     pool_free(p);
 }
 
+// pool_run_shared: items taken from a counter by whoever joins. After each
+// step every item was done exactly once, nobody is still inside fn, and no
+// ith ran twice in one step.
+#define ITEMS 97
+
+typedef struct {
+    atomic_int next, active, bad;
+    atomic_int done[ITEMS];
+    atomic_int ith_seen;  // bit per ith
+    int nth;
+} shared_state;
+
+static void shared_fn(void *arg, int ith, int nth) {
+    shared_state *s = arg;
+    atomic_fetch_add(&s->active, 1);
+    if (nth != s->nth || (atomic_fetch_or(&s->ith_seen, 1 << ith) & (1 << ith))) atomic_fetch_add(&s->bad, 1);
+    for (int i; (i = atomic_fetch_add(&s->next, 1)) < ITEMS;) atomic_fetch_add(&s->done[i], 1);
+    atomic_fetch_sub(&s->active, 1);
+}
+
+static void check_shared(int n) {
+    thread_pool *p = pool_new(n);
+    if (!p) {
+        CHECK(0, "pool_new(%d) failed", n);
+        return;
+    }
+    shared_state *s = calloc(1, sizeof *s);
+    int steps = 1500, bad_steps = 0;
+    for (int step = 0; step < steps; step++) {
+        atomic_store(&s->next, 0);
+        atomic_store(&s->ith_seen, 0);
+        for (int i = 0; i < ITEMS; i++) atomic_store(&s->done[i], 0);
+        s->nth = n;
+        pool_run_shared(p, shared_fn, s);
+        int ok = atomic_load(&s->active) == 0 && atomic_load(&s->bad) == 0;
+        for (int i = 0; i < ITEMS; i++) ok &= atomic_load(&s->done[i]) == 1;
+        if (!ok && bad_steps++ < 3) CHECK(0, "%d threads, shared step %d: an item done twice or not at all, or fn still running", n, step);
+        if (step % 300 == 299) sleep_ms(60);  // workers asleep: the caller may do the next steps alone
+    }
+    CHECK(bad_steps == 0, "%d threads: %d shared steps went wrong", n, bad_steps);
+    // static and shared steps mixed, as forward.c does
+    step_state st = {.nth = n};
+    long want = 0;
+    for (int i = 0; i < 500; i++) {
+        st.step = 1;
+        want += n;
+        pool_run(p, step_fn, &st);
+        atomic_store(&s->next, 0);
+        pool_run_shared(p, shared_fn, s);
+    }
+    CHECK(atomic_load(&st.sum) == want, "%d threads: mixed steps: static sum %ld, want %ld", n, atomic_load(&st.sum), want);
+    free(s);
+    pool_free(p);
+}
+
 static void check_split(void) {
     for (int n = 0; n <= 100; n++)
         for (int nth = 1; nth <= 5; nth++)
@@ -77,6 +134,7 @@ static void check_split(void) {
 
 int main(void) {
     for (int n = 1; n <= 5; n++) check_pool(n);
+    for (int n = 1; n <= 5; n++) check_shared(n);
     check_split();
     printf("%s\n", failures ? "thread pool checks FAILED" : "all thread pool checks passed");
     return failures ? 1 : 0;
