@@ -33,9 +33,6 @@ def main(argv):
     llama = {}
     if len(argv) == 3:
         llama = {key(r): r for r in json.load(open(argv[2])) if "avg_ts" in r}
-    membw = gpt[0].get("membw_gb_s", 0) if gpt else 0
-    best = gpt[0].get("membw_best_gb_s", 0) if gpt else 0
-    print("Read bandwidth measured in the same run: %.1f GB/s median pass, %.1f GB/s best pass.\n" % (membw, best))
     head = "| model | test | threads | gpt tok/s | GB/s | % of median bandwidth | % of best | % of mapped-weights read |"
     rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     if llama:
@@ -56,16 +53,17 @@ def main(argv):
             row += (" %.1f ± %.1f | %.2fx |" % (l["avg_ts"], l["stddev_ts"], r["avg_ts"] / l["avg_ts"])) if l else " - | - |"
         print(row)
     print()
-    print("| model | type | weights MiB | bytes read per token | mapped-weights read GB/s | load ms | peak RSS MiB | KV cache MiB |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | type | weights MiB | bytes read per token | read bandwidth GB/s, median / best pass | mapped-weights read GB/s | load ms | peak RSS MiB | KV cache MiB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     seen = set()
     for r in gpt:
         f = os.path.basename(r["model_filename"])
         if f in seen:
             continue
         seen.add(f)
-        print("| %s | %s | %.1f | %.1f MB | %.1f | %.1f | %.1f | %.1f |" % (
-            f, r["model_type"], r["model_size"] / 2**20, r["bytes_per_token"] / 1e6, r.get("weights_read_gb_s", 0),
+        print("| %s | %s | %.1f | %.1f MB | %.1f / %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+            f, r["model_type"], r["model_size"] / 2**20, r["bytes_per_token"] / 1e6, r.get("membw_gb_s", 0),
+            r.get("membw_best_gb_s", 0), r.get("weights_read_gb_s", 0),
             r["load_ms"], r["peak_rss_bytes"] / 2**20, r["kv_cache_bytes"] / 2**20))
 
 
