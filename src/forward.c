@@ -327,7 +327,7 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
     const gpt_hparams *hp = &m->hp;
     bool asked = n_ctx > 0;
     if (n_ctx <= 0 || n_ctx > hp->n_ctx) n_ctx = hp->n_ctx;
-    if (n_threads <= 0) n_threads = 1;
+    if (n_threads <= 0) n_threads = physical_cores();  // as gpt.h documents
     // The KV cache grows with n_ctx, which a file states in one number. A real
     // GPT-2's full-context cache is smaller than its weights; a file whose
     // cache would dwarf its weights gets an error unless -c asks for it.

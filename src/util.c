@@ -156,3 +156,25 @@ double now_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+// Physical cores: distinct (physical id, core id) pairs in /proc/cpuinfo;
+// falls back to the online logical CPUs.
+int physical_cores(void) {
+    long logical = sysconf(_SC_NPROCESSORS_ONLN);
+    if (logical < 1) logical = 1;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return (int)logical;
+    char line[256];
+    int phys = -1, n = 0;
+    int seen[1024][2];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "physical id", 11) == 0) phys = atoi(strchr(line, ':') + 1);
+        if (strncmp(line, "core id", 7) == 0 && strchr(line, ':')) {
+            int core = atoi(strchr(line, ':') + 1), dup = 0;
+            for (int k = 0; k < n; k++) dup |= seen[k][0] == phys && seen[k][1] == core;
+            if (!dup && n < 1024) seen[n][0] = phys, seen[n][1] = core, n++;
+        }
+    }
+    fclose(f);
+    return n > 0 && n <= logical ? n : (int)logical;
+}

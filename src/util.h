@@ -50,6 +50,10 @@ void unmap_file(mapped_file *m);
 // files larger than max_bytes. The caller frees *out.
 int read_file_all(const char *path, size_t max_bytes, char **out, size_t *len, char *err);
 
+// Number of physical cores (distinct core ids in /proc/cpuinfo), or the
+// online logical CPUs when that cannot be read: the default thread count.
+int physical_cores(void);
+
 // Milliseconds from a monotonic clock.
 double now_ms(void);
 

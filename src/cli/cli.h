@@ -30,7 +30,7 @@ int parse_u64_flag(const char *flag, const char *s, uint64_t *out);
 // "gpt: FLAG needs a value" and returns NULL.
 const char *flag_value(int argc, char **argv, int *i);
 
-// Number of physical cores (the default thread count).
-int physical_cores(void);
+// physical_cores() (the default thread count) is in util.h.
+#include "util.h"
 
 #endif
