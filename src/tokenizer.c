@@ -13,21 +13,22 @@
 // Its raw byte goes through BPE like any other, so decode(encode(x)) == x for
 // all bytes, and valid UTF-8 is tokenized exactly as tiktoken does.
 //
-// Merges: a pair map (left id, right id) -> (rank, merged id), built in
-// stb_ds next to the token map (alphabet string -> id). With merges
+// Merges: a pair map (left id, right id) -> (rank, merged id), built from a
+// build-time index of the tokens (alphabet string -> id). With merges
 // (vocab.bpe, GGUF) the rank is the merge's line; without them (llm.c's
 // vocabulary) it is the id of the concatenation, tiktoken's rule. At each step
 // the adjacent pair of lowest rank is merged, the leftmost on ties. Short
 // pieces use a scan of an array (like tiktoken); long ones a binary heap over
 // a linked list, O(n log n), so a 100 KB run of one letter takes milliseconds.
 //
-// Speed: encoding does not look pairs up in the stb_ds map but in a copy
-// compiled into a flat open-addressing table (8-byte slots for GPT-2) plus a
-// direct table for pairs of single bytes; and repeated pieces hit a small
-// direct-mapped cache instead of an stb_ds string map, whose inserts cost
-// more than they saved on text with many distinct words. Measured on
-// scripts/bench_tokenizer.mjs's 3.2 MB of mixed text, the three together made
-// encoding about 4x faster than the stb_ds maps alone.
+// Speed: encoding looks pairs up in a flat open-addressing table (8-byte
+// slots for GPT-2) plus a direct table for pairs of single bytes; and
+// repeated pieces hit a small direct-mapped cache instead of an stb_ds string
+// map, whose inserts cost more than they saved on text with many distinct
+// words. Measured on scripts/bench_tokenizer.mjs's 3.2 MB of mixed text, the
+// three together made encoding about 4x faster than stb_ds maps. Building
+// uses open addressing too (no stb_ds maps): with stb_ds's string and pair
+// maps, building GPT-2's tokenizer took about 25 ms, most of a model's load.
 #include "tokenizer.h"
 
 #include <stdlib.h>
@@ -55,11 +56,6 @@ typedef struct {
     int32_t merged;
 } pair_val;
 
-typedef struct {
-    uint64_t key;  // (uint64_t)left << 32 | right
-    pair_val value;
-} pair_entry;
-
 // The pair map compiled for encoding: open addressing with linear probing,
 // key and value in one slot, so a lookup costs one cache miss. Vocabularies
 // of up to 65,535 tokens (GPT-2's 50,257) use 8-byte slots, which keep the
@@ -79,11 +75,6 @@ typedef struct {
 #define PAIR_EMPTY UINT64_MAX    // never a key: ids are below 2^31
 #define PAIR_EMPTY16 UINT32_MAX  // never a key: ids are below 65535
 #define NO_RANK16 UINT16_MAX
-
-typedef struct {
-    char *key;  // a token in GPT-2's byte-to-unicode alphabet (never holds NUL)
-    int32_t value;
-} vocab_entry;
 
 // One slot of the piece cache (direct-mapped: a piece has one possible slot,
 // and a new piece there replaces the old). One cache line.
@@ -112,12 +103,12 @@ struct gpt_tokenizer {
     uint8_t *bytes;      // every token's bytes, back to back
     uint64_t *offset;    // [n_vocab + 1]: token i is bytes[offset[i] .. offset[i + 1])
     int32_t byte_id[256];
-    vocab_entry *vocab;  // stb_ds: alphabet string -> id (normal tokens)
-    pair_entry *pairs;   // stb_ds: (left, right) -> (rank, merged)
-    // the same pairs compiled for encoding: 16-bit when compact, else 32-bit
+    // the pairs (left, right) -> (rank, merged), 16-bit when compact, else
+    // 32-bit; built in pair_slots, then compiled into pair_slots16 if compact
     bool compact;               // n_vocab and every rank below 65535
     pair_slot16 *pair_slots16;  // compact
     pair_slot *pair_slots;      // otherwise
+    uint64_t n_pairs;
     int pair_shift;             // a key's slot: (key * golden) >> pair_shift
     pair_val16 *byte_pair16;    // [256 * 256], compact: the pair of bytes a, b at a << 8 | b
     pair_val *byte_pair;        // [256 * 256], otherwise
@@ -319,39 +310,73 @@ static inline int32_t byte_pair_rank(const gpt_tokenizer *t, uint8_t a, uint8_t 
     return v.rank;
 }
 
-// Compile the stb_ds pair map into the open-addressing table (at most half
-// full) and the table of byte pairs.
-static int compile_pairs(gpt_tokenizer *t) {
-    size_t n = (size_t)hmlen(t->pairs), cap = 1024;
-    int bits = 10;
-    while (cap < 2 * n) cap *= 2, bits++;
+// Double the 64-bit pair table (1024 slots at first) and re-insert its pairs.
+static int grow_pairs(gpt_tokenizer *t) {
+    uint64_t old_cap = t->pair_slots ? (UINT64_MAX >> t->pair_shift) + 1 : 0;
+    uint64_t cap = old_cap ? 2 * old_cap : 1024;
+    pair_slot *old = t->pair_slots, *slots = malloc(cap * sizeof *slots);
+    if (!slots) return -1;
+    for (uint64_t i = 0; i < cap; i++) slots[i].key = PAIR_EMPTY;
+    int bits = 0;
+    while (((uint64_t)1 << bits) < cap) bits++;
+    t->pair_slots = slots;
     t->pair_shift = 64 - bits;
+    for (uint64_t i = 0; i < old_cap; i++) {
+        if (old[i].key == PAIR_EMPTY) continue;
+        uint64_t h = pair_slot_of(t, old[i].key);
+        while (slots[h].key != PAIR_EMPTY) h = (h + 1) & (cap - 1);
+        slots[h] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+// Add pair (a, b) while building: the table stays at most half full, and a
+// pair given twice keeps its lowest rank.
+static int add_pair(gpt_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t merged) {
+    uint64_t cap = t->pair_slots ? (UINT64_MAX >> t->pair_shift) + 1 : 0;
+    if (2 * (t->n_pairs + 1) > cap && grow_pairs(t) != 0) return -1;
+    uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b, mask = UINT64_MAX >> t->pair_shift;
+    for (uint64_t h = pair_slot_of(t, key);; h = (h + 1) & mask) {
+        pair_slot *s = &t->pair_slots[h];
+        if (s->key == PAIR_EMPTY) {
+            *s = (pair_slot){key, rank, merged};
+            t->n_pairs++;
+            return 0;
+        }
+        if (s->key == key) {
+            if (rank < s->rank) s->rank = rank, s->merged = merged;
+            return 0;
+        }
+    }
+}
+
+// Finish the pair map for encoding: the 16-bit table when every id and rank
+// fits (it replaces the 64-bit one), then the table of byte pairs.
+static int compile_pairs(gpt_tokenizer *t) {
+    if (!t->pair_slots && grow_pairs(t) != 0) return -1;
+    uint64_t cap = (UINT64_MAX >> t->pair_shift) + 1;
     t->compact = t->n_vocab < 65535;
-    for (size_t i = 0; i < n; i++) t->compact = t->compact && t->pairs[i].value.rank < NO_RANK16;
+    for (uint64_t i = 0; i < cap && t->compact; i++)
+        t->compact = t->pair_slots[i].key == PAIR_EMPTY || t->pair_slots[i].rank < NO_RANK16;
     if (t->compact) {
         t->pair_slots16 = malloc(cap * sizeof *t->pair_slots16);
         t->byte_pair16 = malloc(65536 * sizeof *t->byte_pair16);
         if (!t->pair_slots16 || !t->byte_pair16) return -1;
-        for (size_t i = 0; i < cap; i++) t->pair_slots16[i].key = PAIR_EMPTY16;
-    } else {
-        t->pair_slots = malloc(cap * sizeof *t->pair_slots);
-        t->byte_pair = malloc(65536 * sizeof *t->byte_pair);
-        if (!t->pair_slots || !t->byte_pair) return -1;
-        for (size_t i = 0; i < cap; i++) t->pair_slots[i].key = PAIR_EMPTY;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint64_t key = t->pairs[i].key;
-        pair_val v = t->pairs[i].value;
-        if (t->compact) {
-            uint32_t key16 = (uint32_t)(key >> 32) << 16 | (uint32_t)(key & 0xFFFF);
+        for (uint64_t i = 0; i < cap; i++) t->pair_slots16[i].key = PAIR_EMPTY16;
+        for (uint64_t i = 0; i < cap; i++) {
+            pair_slot p = t->pair_slots[i];
+            if (p.key == PAIR_EMPTY) continue;
+            uint32_t key16 = (uint32_t)(p.key >> 32) << 16 | (uint32_t)(p.key & 0xFFFF);
             uint64_t h = pair_slot_of(t, key16);
             while (t->pair_slots16[h].key != PAIR_EMPTY16) h = (h + 1) & (cap - 1);
-            t->pair_slots16[h] = (pair_slot16){key16, (uint16_t)v.rank, (uint16_t)v.merged};
-        } else {
-            uint64_t h = pair_slot_of(t, key);
-            while (t->pair_slots[h].key != PAIR_EMPTY) h = (h + 1) & (cap - 1);
-            t->pair_slots[h] = (pair_slot){key, v.rank, v.merged};
+            t->pair_slots16[h] = (pair_slot16){key16, (uint16_t)p.rank, (uint16_t)p.merged};
         }
+        free(t->pair_slots);
+        t->pair_slots = NULL;
+    } else {
+        t->byte_pair = malloc(65536 * sizeof *t->byte_pair);
+        if (!t->byte_pair) return -1;
     }
     for (int a = 0; a < 256; a++)
         for (int b = 0; b < 256; b++) {
@@ -607,8 +632,6 @@ void tokenizer_free(gpt_tokenizer *t) {
     if (!t) return;
     free(t->bytes);
     free(t->offset);
-    shfree(t->vocab);
-    hmfree(t->pairs);
     free(t->pair_slots);
     free(t->pair_slots16);
     free(t->byte_pair);
@@ -627,27 +650,49 @@ static bool looks_special(gguf_str s) {
     return s.len >= 4 && memcmp(s.ptr, "<|", 2) == 0 && memcmp(s.ptr + s.len - 2, "|>", 2) == 0;
 }
 
-// The id of a token given in the alphabet (len bytes, not NUL-terminated), or -1.
-static int32_t vocab_find(gpt_tokenizer *t, const char *s, size_t len, char *buf) {
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    ptrdiff_t k = shgeti(t->vocab, buf);
-    return k < 0 ? -1 : t->vocab[k].value;
+// Build-time index of the normal tokens by their text in GPT-2's
+// byte-to-unicode alphabet: open addressing over ids (a slot holds id + 1,
+// 0 when free), at most half full; a text given twice keeps its first id.
+typedef struct {
+    const gguf_str *tokens;
+    int32_t *slot;
+    uint64_t mask;
+} vocab_index;
+
+// The id of the normal token with text s (len bytes), or -1.
+static int32_t vocab_find(const vocab_index *v, const char *s, size_t len) {
+    for (uint64_t h = piece_hash((const uint8_t *)s, len) & v->mask;; h = (h + 1) & v->mask) {
+        int32_t id = v->slot[h] - 1;
+        if (id < 0) return -1;
+        gguf_str tok = v->tokens[id];
+        if (tok.len == len && memcmp(tok.ptr, s, len) == 0) return id;
+    }
 }
 
-// Decode every token to bytes, find the special ones, fill the vocab map.
-static int load_tokens(gpt_tokenizer *t, const gguf_str *tokens, const int32_t *types, const char *src,
-                       char *err) {
-    uint64_t total = 0;
+static void vocab_add(vocab_index *v, int32_t id) {
+    gguf_str tok = v->tokens[id];
+    for (uint64_t h = piece_hash((const uint8_t *)tok.ptr, tok.len) & v->mask;; h = (h + 1) & v->mask) {
+        int32_t at = v->slot[h] - 1;
+        if (at < 0) {
+            v->slot[h] = id + 1;
+            return;
+        }
+        if (v->tokens[at].len == tok.len && memcmp(v->tokens[at].ptr, tok.ptr, tok.len) == 0) return;
+    }
+}
+
+// Decode every token to bytes, find the special ones, index the normal ones.
+static int load_tokens(gpt_tokenizer *t, vocab_index *v, const int32_t *types, const char *src, char *err) {
+    const gguf_str *tokens = v->tokens;
+    uint64_t total = 0, cap = 1;
     for (int i = 0; i < t->n_vocab; i++)
         if (add_u64(total, tokens[i].len, &total) != 0) return gpt_fail(err, "%s: tokens: sizes overflow", src);
+    while (cap < 2 * (uint64_t)t->n_vocab) cap *= 2;
     t->bytes = malloc(total ? total : 1);
     t->offset = malloc(((size_t)t->n_vocab + 1) * sizeof *t->offset);
-    char *buf = malloc(total + 1);  // a NUL-terminated copy of one token
-    if (!t->bytes || !t->offset || !buf) {
-        free(buf);
-        return gpt_fail(err, "%s: out of memory for %d tokens", src, t->n_vocab);
-    }
+    v->slot = calloc(cap, sizeof *v->slot);
+    v->mask = cap - 1;
+    if (!t->bytes || !t->offset || !v->slot) return gpt_fail(err, "%s: out of memory for %d tokens", src, t->n_vocab);
     uint64_t at = 0;
     for (int i = 0; i < t->n_vocab; i++) {
         gguf_str s = tokens[i];
@@ -661,20 +706,15 @@ static int load_tokens(gpt_tokenizer *t, const gguf_str *tokens, const int32_t *
             }
             if (nb > 0) arrput(t->specials, ((special_token){i, NULL, (size_t)nb, 0}));
         } else {
-            if (nb <= 0 || memchr(s.ptr, 0, s.len)) {
-                free(buf);
-                return gpt_fail(err, "%s: token %d '%.*s' is %s", src, i, (int)(s.len > 40 ? 40 : s.len),
-                                s.ptr, nb == 0 ? "empty" : "not in GPT-2's byte-to-unicode alphabet");
-            }
-            memcpy(buf, s.ptr, s.len);
-            buf[s.len] = '\0';
-            if (shgeti(t->vocab, buf) < 0) shput(t->vocab, buf, i);  // duplicates: the first id
+            if (nb <= 0 || memchr(s.ptr, 0, s.len))
+                return gpt_fail(err, "%s: token %d '%.*s' is %s", src, i, (int)(s.len > 40 ? 40 : s.len), s.ptr,
+                                nb == 0 ? "empty" : "not in GPT-2's byte-to-unicode alphabet");
+            vocab_add(v, i);
             if (nb == 1 && t->byte_id[t->bytes[at]] < 0) t->byte_id[t->bytes[at]] = i;
         }
         at += (uint64_t)nb;
     }
     t->offset[t->n_vocab] = at;
-    free(buf);
     for (size_t s = 0; s < (size_t)arrlen(t->specials); s++)  // t->bytes no longer moves
         t->specials[s].bytes = t->bytes + t->offset[t->specials[s].id];
     for (int b = 0; b < 256; b++)
@@ -682,19 +722,12 @@ static int load_tokens(gpt_tokenizer *t, const gguf_str *tokens, const int32_t *
     return 0;
 }
 
-static void add_pair(gpt_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t merged) {
-    uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    ptrdiff_t k = hmgeti(t->pairs, key);
-    if (k >= 0 && t->pairs[k].value.rank <= rank) return;  // keep the lowest rank
-    hmput(t->pairs, key, ((pair_val){rank, merged}));
-}
-
 // Merges "LEFT RIGHT" in rank order: pair (LEFT, RIGHT) gets rank i.
-static int load_merges(gpt_tokenizer *t, const gguf_str *merges, uint64_t n_merges, const char *src,
-                       char *err) {
+static int load_merges(gpt_tokenizer *t, const vocab_index *v, const gguf_str *merges, uint64_t n_merges,
+                       const char *src, char *err) {
     size_t cap = 0;
     for (uint64_t i = 0; i < n_merges; i++) cap = merges[i].len > cap ? merges[i].len : cap;
-    char *buf = malloc(cap + 1);
+    char *buf = malloc(cap + 1);  // LEFT and RIGHT joined
     if (!buf) return gpt_fail(err, "%s: out of memory", src);
     for (uint64_t i = 0; i < n_merges; i++) {
         gguf_str m = merges[i];
@@ -705,18 +738,19 @@ static int load_merges(gpt_tokenizer *t, const gguf_str *merges, uint64_t n_merg
             return gpt_fail(err, "%s: merge %llu '%.*s' is not 'LEFT RIGHT'", src, (unsigned long long)i,
                             (int)(m.len > 40 ? 40 : m.len), m.ptr);
         }
-        int32_t a = vocab_find(t, m.ptr, nl, buf), b = vocab_find(t, sp + 1, nr, buf);
         memcpy(buf, m.ptr, nl);
         memcpy(buf + nl, sp + 1, nr);
-        buf[nl + nr] = '\0';
-        ptrdiff_t k = shgeti(t->vocab, buf);
-        if (a < 0 || b < 0 || k < 0) {
+        int32_t a = vocab_find(v, m.ptr, nl), b = vocab_find(v, sp + 1, nr), ab = vocab_find(v, buf, nl + nr);
+        if (a < 0 || b < 0 || ab < 0) {
             free(buf);
             return gpt_fail(err, "%s: merge %llu '%.*s': '%s' is not in the vocabulary", src,
                             (unsigned long long)i, (int)(m.len > 40 ? 40 : m.len), m.ptr,
                             a < 0 ? "LEFT" : b < 0 ? "RIGHT" : "LEFT+RIGHT");
         }
-        add_pair(t, a, b, (int32_t)i, t->vocab[k].value);
+        if (add_pair(t, a, b, (int32_t)i, ab) != 0) {
+            free(buf);
+            return gpt_fail(err, "%s: out of memory for %llu merges", src, (unsigned long long)n_merges);
+        }
     }
     free(buf);
     return 0;
@@ -725,16 +759,16 @@ static int load_merges(gpt_tokenizer *t, const gguf_str *merges, uint64_t n_merg
 // No merges (llm.c's vocabulary): tiktoken's rule, the rank of a pair is the
 // id of its concatenation. Every split of every normal token into two tokens
 // is a pair.
-static int pairs_from_ranks(gpt_tokenizer *t, const char *src, char *err) {
+static int pairs_from_ranks(gpt_tokenizer *t, const vocab_index *v, const char *src, char *err) {
     size_t maxlen = 0;
     for (int i = 0; i < t->n_vocab; i++) {
         size_t l = (size_t)(t->offset[i + 1] - t->offset[i]);
         maxlen = l > maxlen ? l : maxlen;
     }
-    char *buf = malloc(2 * maxlen + 1);
+    char *buf = malloc(4 * maxlen + 1);  // a split in the alphabet: at most 2 bytes per byte
     if (!buf) return gpt_fail(err, "%s: out of memory", src);
-    for (ptrdiff_t v = 0; v < shlen(t->vocab); v++) {
-        int32_t id = t->vocab[v].value;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        if (vocab_find(v, v->tokens[id].ptr, v->tokens[id].len) != id) continue;  // special or a repeat
         const uint8_t *b = t->bytes + t->offset[id];
         size_t len = (size_t)(t->offset[id + 1] - t->offset[id]);
         // the splits below cost len^2 per token: bound len (llm.c's format
@@ -745,13 +779,14 @@ static int pairs_from_ranks(gpt_tokenizer *t, const char *src, char *err) {
                             id, len);
         }
         for (size_t k = 1; k < len; k++) {
-            buf[bytes_to_unicode(b, k, buf)] = '\0';
-            ptrdiff_t l = shgeti(t->vocab, buf);
+            int32_t l = vocab_find(v, buf, bytes_to_unicode(b, k, buf));
             if (l < 0) continue;
-            buf[bytes_to_unicode(b + k, len - k, buf)] = '\0';
-            ptrdiff_t r = shgeti(t->vocab, buf);
+            int32_t r = vocab_find(v, buf, bytes_to_unicode(b + k, len - k, buf));
             if (r < 0) continue;
-            add_pair(t, t->vocab[l].value, t->vocab[r].value, id, id);
+            if (add_pair(t, l, r, id, id) != 0) {
+                free(buf);
+                return gpt_fail(err, "%s: out of memory", src);
+            }
         }
     }
     free(buf);
@@ -773,10 +808,12 @@ static int build(gpt_tokenizer **out, const gguf_str *tokens, const int32_t *tok
     t->n_vocab = (int)n_vocab;
     t->eos_id = -1;
     for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
-    sh_new_arena(t->vocab);
-    int rc = load_tokens(t, tokens, token_types, tokens_src, err);
+    vocab_index v = {tokens, NULL, 0};
+    int rc = load_tokens(t, &v, token_types, tokens_src, err);
     if (rc == 0)
-        rc = n_merges ? load_merges(t, merges, n_merges, merges_src, err) : pairs_from_ranks(t, tokens_src, err);
+        rc = n_merges ? load_merges(t, &v, merges, n_merges, merges_src, err)
+                      : pairs_from_ranks(t, &v, tokens_src, err);
+    free(v.slot);
     if (rc == 0 && compile_pairs(t) != 0) rc = gpt_fail(err, "%s: out of memory", tokens_src);
     if (rc != 0) {
         tokenizer_free(t);
