@@ -164,7 +164,10 @@ static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx,
     if (!mt.fn) mt.fn = kernels_scalar.matmul[w->type];
     if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
         quant_task q = {c->k, x, ldx, w->cols, T, c->xq};
-        pool_run(c->pool, quant_worker, &q);
+        // a few rows take about a microsecond each: cheaper here than a
+        // round trip through the pool (decode would pay one per product)
+        if (T <= 4) quant_worker(&q, 0, 1);
+        else pool_run(c->pool, quant_worker, &q);
         mt.xq = c->xq;
     }
     pool_run_shared(c->pool, matmul_worker, &mt);  // rows come from a counter: any thread may take them all
