@@ -109,6 +109,31 @@ static int read_stdin(uint8_t **out, size_t *len) {
     return 0;
 }
 
+// What both commands start from: the flags, the tokenizer (owned by the
+// model, or by `own` when read from vocabulary files) and all of stdin.
+typedef struct {
+    tok_flags f;
+    gpt_model *model;
+    gpt_tokenizer *tok, *own;
+    uint8_t *text;
+    size_t len;
+} tok_session;
+
+static void session_close(tok_session *s) {
+    free(s->text);
+    tokenizer_free(s->own);
+    if (s->model) gpt_model_free(s->model);
+}
+
+static int session_open(tok_session *s, int argc, char **argv, bool tokenize) {
+    *s = (tok_session){0};
+    int rc = parse_flags(argc, argv, tokenize, &s->f);
+    if (rc == 0) rc = open_tokenizer(&s->f, &s->model, &s->tok, &s->own);
+    if (rc == 0) rc = read_stdin(&s->text, &s->len);
+    if (rc != 0) session_close(s);
+    return rc;
+}
+
 // CPU time of this thread (the benchmark's measure when other processes compete for the cores).
 static double thread_cpu_ms(void) {
     struct timespec ts;
@@ -140,35 +165,23 @@ static int print_ids(const int32_t *ids, size_t n) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    tok_flags f;
-    if (parse_flags(argc, argv, true, &f)) return 1;
-    gpt_model *model;
-    gpt_tokenizer *tok, *own;
-    if (open_tokenizer(&f, &model, &tok, &own)) {
-        if (model) gpt_model_free(model);
-        return 1;
+    tok_session s;
+    if (session_open(&s, argc, argv, true)) return 1;
+    size_t n_ids = 0;
+    double t0 = now_ms(), c0 = thread_cpu_ms();
+    int32_t *ids = tokenizer_encode(s.tok, s.text, s.len, s.f.special, &n_ids);
+    double ms = now_ms() - t0, cpu = thread_cpu_ms() - c0;
+    int rc;
+    if (!ids) {
+        rc = cli_error("tokenize: out of memory");
+    } else {
+        if (s.f.bench)
+            fprintf(stderr, "tokenize: %zu bytes -> %zu ids in %.2f ms: %.2f MB/s (cpu %.2f ms: %.2f MB/s)\n", s.len,
+                    n_ids, ms, ms > 0 ? (double)s.len / 1e3 / ms : 0.0, cpu, cpu > 0 ? (double)s.len / 1e3 / cpu : 0.0);
+        rc = print_ids(ids, n_ids);
+        free(ids);
     }
-    uint8_t *text = NULL;
-    size_t len = 0, n_ids = 0;
-    int rc = read_stdin(&text, &len);
-    if (rc == 0) {
-        double t0 = now_ms(), c0 = thread_cpu_ms();
-        int32_t *ids = tokenizer_encode(tok, text, len, f.special, &n_ids);
-        double ms = now_ms() - t0, cpu = thread_cpu_ms() - c0;
-        if (!ids) {
-            rc = cli_error("tokenize: out of memory");
-        } else {
-            if (f.bench)
-                fprintf(stderr, "tokenize: %zu bytes -> %zu ids in %.2f ms: %.2f MB/s (cpu %.2f ms: %.2f MB/s)\n",
-                        len, n_ids, ms, ms > 0 ? (double)len / 1e3 / ms : 0.0, cpu,
-                        cpu > 0 ? (double)len / 1e3 / cpu : 0.0);
-            rc = print_ids(ids, n_ids);
-            free(ids);
-        }
-    }
-    free(text);
-    tokenizer_free(own);
-    if (model) gpt_model_free(model);
+    session_close(&s);
     return rc;
 }
 
@@ -217,28 +230,18 @@ static int parse_ids(const uint8_t *s, size_t len, int n_vocab, int32_t **out, s
 }
 
 int cmd_detokenize(int argc, char **argv) {
-    tok_flags f;
-    if (parse_flags(argc, argv, false, &f)) return 1;
-    gpt_model *model;
-    gpt_tokenizer *tok, *own;
-    if (open_tokenizer(&f, &model, &tok, &own)) {
-        if (model) gpt_model_free(model);
-        return 1;
-    }
-    uint8_t *text = NULL;
-    size_t len = 0, n = 0;
+    tok_session s;
+    if (session_open(&s, argc, argv, false)) return 1;
+    size_t n = 0;
     int32_t *ids = NULL;
-    int rc = read_stdin(&text, &len);
-    if (rc == 0) rc = parse_ids(text, len, tokenizer_n_vocab(tok), &ids, &n);
+    int rc = parse_ids(s.text, s.len, tokenizer_n_vocab(s.tok), &ids, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t nb;
-        const uint8_t *b = tokenizer_token_bytes(tok, ids[i], &nb);
+        const uint8_t *b = tokenizer_token_bytes(s.tok, ids[i], &nb);
         if (fwrite(b, 1, nb, stdout) != nb) rc = cli_error("writing stdout: %s", strerror(errno));
     }
     if (rc == 0 && fflush(stdout) != 0) rc = cli_error("writing stdout: %s", strerror(errno));
     free(ids);
-    free(text);
-    tokenizer_free(own);
-    if (model) gpt_model_free(model);
+    session_close(&s);
     return rc;
 }
