@@ -150,23 +150,29 @@ static void *(*pick_reader(void))(void *) {
     return reader_generic;
 }
 
+// fn over n parts (an array of part_size-byte structs) at once, part 0 in
+// this thread, each other in a thread of its own (n <= 64). Returns the
+// milliseconds taken; *started = how many parts ran (fewer than n when a
+// thread could not be created).
+static double run_parts(void *(*fn)(void *), void *parts, size_t part_size, int n, int *started) {
+    pthread_t th[64];
+    double t0 = now_ms();
+    *started = 1;
+    for (int i = 1; i < n && pthread_create(&th[i], NULL, fn, (char *)parts + (size_t)i * part_size) == 0; i++)
+        (*started)++;
+    fn(parts);
+    for (int i = 1; i < *started; i++) pthread_join(th[i], NULL);
+    return now_ms() - t0;
+}
+
 // One pass of n_threads threads reading disjoint parts of [p, p + bytes) in
 // parallel; GB/s (1e9 bytes).
 static double read_pass(const uint8_t *p, size_t bytes, int n_threads) {
-    void *(*reader)(void *) = pick_reader();
-    pthread_t th[64];
     membw_part parts[64];
     size_t per = bytes / sizeof(v4u64) / (size_t)n_threads;
-    double t0 = now_ms();
-    int started = 0;
-    for (int i = 0; i < n_threads; i++) {
-        parts[i] = (membw_part){(const v4u64 *)p + (size_t)i * per, per, 0};
-        if (i == 0 || pthread_create(&th[i], NULL, reader, &parts[i]) == 0) started++;
-        else break;
-    }
-    reader(&parts[0]);
-    for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
-    double ms = now_ms() - t0;
+    for (int i = 0; i < n_threads; i++) parts[i] = (membw_part){(const v4u64 *)p + (size_t)i * per, per, 0};
+    int started;
+    double ms = run_parts(pick_reader(), parts, sizeof parts[0], n_threads, &started);
     return (double)per * sizeof(v4u64) * started / (ms * 1e6);
 }
 
@@ -322,19 +328,13 @@ static double measure_weights_read(const gpt_model *m, int n_threads) {
     for (int i = 0; i < n; i++) total += matrix_bytes(ws[i]) / 128 * 128;
     double best = 0;
     for (int pass = 0; pass < 5; pass++) {
-        pthread_t th[64];
         ranges_part parts[64];
-        double t0 = now_ms();
-        int started = 0;
-        for (int i = 0; i < n_threads; i++) {
+        for (int i = 0; i < n_threads; i++)
             parts[i] = (ranges_part){ws, n, total / n_threads * i, i + 1 == n_threads ? total : total / n_threads * (i + 1),
                                      pick_reader(), 0};
-            if (i == 0 || pthread_create(&th[i], NULL, read_ranges, &parts[i]) == 0) started++;
-            else break;
-        }
-        read_ranges(&parts[0]);
-        for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
-        double gbs = started == n_threads ? (double)total / ((now_ms() - t0) * 1e6) : 0;
+        int started;
+        double ms = run_parts(read_ranges, parts, sizeof parts[0], n_threads, &started);
+        double gbs = started == n_threads ? (double)total / (ms * 1e6) : 0;
         if (gbs > best) best = gbs;
     }
     free(ws);
