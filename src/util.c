@@ -168,9 +168,11 @@ int physical_cores(void) {
     int phys = -1, n = 0;
     int seen[1024][2];
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "physical id", 11) == 0) phys = atoi(strchr(line, ':') + 1);
-        if (strncmp(line, "core id", 7) == 0 && strchr(line, ':')) {
-            int core = atoi(strchr(line, ':') + 1), dup = 0;
+        const char *colon = strchr(line, ':');
+        if (!colon) continue;
+        if (strncmp(line, "physical id", 11) == 0) phys = atoi(colon + 1);
+        if (strncmp(line, "core id", 7) == 0) {
+            int core = atoi(colon + 1), dup = 0;
             for (int k = 0; k < n; k++) dup |= seen[k][0] == phys && seen[k][1] == core;
             if (!dup && n < 1024) seen[n][0] = phys, seen[n][1] = core, n++;
         }
