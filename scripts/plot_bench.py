@@ -22,15 +22,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from bench_table import test_name  # noqa: E402  (same directory: one naming of tests for both scripts)
+
 TYPE_RE = re.compile(r"[-_.](f32|f16|bf16|q\d_\d|q\d_k\w*)$", re.I)
-
-
-def test_name(r):
-    if r.get("n_gen", 0) == 0:
-        return "pp%d" % r["n_prompt"]
-    if r.get("n_prompt", 0) == 0:
-        return "tg%d" % r["n_gen"]
-    return "pp%d+tg%d" % (r["n_prompt"], r["n_gen"])
 
 
 def shape_and_type(r):
