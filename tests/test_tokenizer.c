@@ -420,6 +420,17 @@ static void check_other_sources(void) {
     CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "tokenizer.ggml.model"), "llama: %s", err);
     gguf_free(g);
 
+    // a merge listed twice keeps its first, lowest rank (llama.cpp's
+    // bpe_ranks.emplace keeps the first too): GPT-2's first merge, "Ġ t",
+    // again after the last one must change nothing
+    CHECK(n_merges == 50000, "vocab.bpe: %llu merges", (unsigned long long)n_merges);
+    merges[n_merges] = merges[0];
+    CHECK(tokenizer_build(&t, toks, NULL, n, merges, n_merges + 1, "repeated merge", err) == 0, "%s", err);
+    if (t) {
+        check_cases(t, "tests/data/tokenizer_cases.jsonl", false, "merge 0 repeated as merge 50000");
+        tokenizer_free(t);
+    }
+
     // a merge naming an unknown token, a token outside the alphabet
     merges[7] = (gguf_str){9, "zzz\xC4\xA0qqqq"};
     CHECK(tokenizer_build(&t, toks, NULL, n, merges, n_merges, "m", err) != 0 && strstr(err, "merge 7"),
