@@ -117,7 +117,7 @@ static void check_matmul(const kernel_table *k, int type, int T, int K, int N, i
 }
 
 static void check_matmuls(const kernel_table *k) {
-    static const int Ts[] = {1, 2, 3, 4, 5, 7, 17, 33, 70};
+    static const int Ts[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 33, 70};
     for (int type = 0; type <= GGML_TYPE_BF16; type++) {
         if (!k->matmul[type]) continue;
         if (!kernels_scalar.matmul[type]) {
@@ -139,6 +139,10 @@ static void check_matmuls(const kernel_table *k) {
             }
         // many rows: more than one block of packed weight rows per thread
         check_matmul(k, type, 40, is_quant(type) ? 256 : 300, 700, 3, 699);
+        // a long prompt over long rows: the packed GEMM cuts the inputs into blocks
+        // of at most 512 KiB of activations (512 inputs for 256 tokens), so K = 1100
+        // makes two whole blocks and a tail on any machine
+        if (!is_quant(type)) check_matmul(k, type, 256, 1100, 60, 2, 57);
     }
 }
 
@@ -241,7 +245,7 @@ int main(int argc, char **argv) {
               argv[2], getenv("GPT_KERNELS") ? getenv("GPT_KERNELS") : "");
     }
     CHECK(kernels_by_name("scalar") == &kernels_scalar, "the scalar table is always available");
-    static const char *names[] = {"avx2", "neon"};
+    static const char *names[] = {"avx2", "avx512", "neon"};
     int tested = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const kernel_table *k = kernels_by_name(names[i]);

@@ -334,7 +334,7 @@ int main(void) {
     lcg_state = 42;
     test_simd_matmul(&kernels_scalar, GGML_TYPE_Q8_0);
     test_simd_matmul(&kernels_scalar, GGML_TYPE_Q4_0);
-    static const char *names[] = {"avx2", "neon"};
+    static const char *names[] = {"avx2", "avx512", "neon"};
     int tested = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const kernel_table *k = kernels_by_name(names[i]);

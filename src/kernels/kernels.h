@@ -1,5 +1,5 @@
 // kernels.h: the hot loops of gpt. Matrix products per weight type (F32,
-// F16, Q8_0, Q4_0) and per instruction set (scalar, AVX2+FMA+F16C, NEON),
+// F16, Q8_0, Q4_0) and per instruction set (scalar, AVX2+FMA+F16C, AVX-512, NEON),
 // chosen once at start-up through a table; plus the row-wise operations of
 // the transformer (LayerNorm, GELU, softmax, attention).
 //
@@ -34,7 +34,7 @@ typedef void (*matmul_fn)(float *out, int ldo, const float *x, int ldx, const vo
                           size_t w_row_bytes, int T, int K, int n0, int n1);
 
 typedef struct {
-    const char *name;                // "scalar", "avx2", "neon"
+    const char *name;                // "scalar", "avx2", "avx512", "neon"
     matmul_fn matmul[GGML_TYPE_BF16 + 1];  // indexed by ggml type; NULL if unsupported
     // dot of two F32 vectors of length n
     float (*dot_f32)(const float *a, const float *b, int n);
@@ -54,8 +54,21 @@ typedef struct {
 extern const kernel_table kernels_scalar;
 #if defined(__x86_64__)
 extern const kernel_table kernels_avx2;
+// AVX-512 (F, with AVX2, FMA and F16C): its own packed GEMM for prefill,
+// the AVX2 kernels for everything else (kernels_avx512.c)
+extern const kernel_table kernels_avx512;
+// The entries of kernels_avx2, by name, so that kernels_avx512 can share them.
+// kernels_avx2.c:
+void avx2_matmul_f32(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                     size_t w_row_bytes, int T, int K, int n0, int n1);
+void avx2_matmul_f16(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                     size_t w_row_bytes, int T, int K, int n0, int n1);
+float avx2_dot_f32(const float *a, const float *b, int n);
+void avx2_axpy_f32(float *y, float a, const float *x, int n);
+void avx2_gelu_tanh_f32(float *x, int n);
+void avx2_softmax_f32(float *x, int n, float scale);
 // kernels_avx2_quant.c: quantized weights x Q8_0 activations, and a SIMD
-// quantize_row_q8_0 bit-identical to the scalar one (entries of kernels_avx2)
+// quantize_row_q8_0 bit-identical to the scalar one
 void avx2_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                       size_t w_row_bytes, int T, int K, int n0, int n1);
 void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
@@ -69,7 +82,7 @@ extern const kernel_table kernels_neon;
 // The table the CPU supports best, or the scalar one when the environment
 // variable GPT_KERNELS=scalar is set (tests use it to exercise the fallback).
 const kernel_table *kernels_select(void);
-// A table by name ("scalar", "avx2", "neon"), if this CPU can run it.
+// A table by name ("scalar", "avx2", "avx512", "neon"), if this CPU can run it.
 const kernel_table *kernels_by_name(const char *name);
 
 // Dequantize / convert one row of a weight matrix of the given type to F32.

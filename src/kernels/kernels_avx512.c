@@ -1,0 +1,66 @@
+// kernels_avx512.c: x86-64 kernels for CPUs with AVX-512 (F) besides AVX2,
+// FMA and F16C. This file alone is compiled with -mavx512f (and the AVX2
+// flags); kernels_select() only hands its table out when the CPU reports
+// AVX-512F and the OS saves the 512-bit registers.
+//
+// Only prefill changes: its GEMM (gemm_x86.h) is bound by the FMA units, and
+// 16-float vectors do twice the work per instruction. Panels are 48 rows x
+// 128 inputs (24 KiB, in L1) and tiles 8 tokens x 48 rows: 24 accumulators,
+// 3 weight vectors and a broadcast of the 32 registers, 24 FMAs for 11
+// loads per input. Decode is bound by memory, and the AVX2 matrix-vector
+// kernels already stream at its speed; they, the quantized kernels and the
+// row operations are the AVX2 table's.
+#include "kernels.h"
+#include "util.h"
+
+#include <immintrin.h>
+
+static inline __m256 load_f32(const float *p) { return _mm256_loadu_ps(p); }
+static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline float scalar_f32(const float *p) { return *p; }
+static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
+
+#define VEC __m512
+#define VW 16
+#define VLOAD(p) _mm512_load_ps(p)
+#define VLOADU(p) _mm512_loadu_ps(p)
+#define VSTOREU(p, v) _mm512_storeu_ps(p, v)
+#define VZERO() _mm512_setzero_ps()
+#define VSET1(f) _mm512_set1_ps(f)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#ifndef NV
+#define NV 3              // vectors of 16 weight rows in a panel: 48 rows
+#endif
+#ifndef MR
+#define MR 8              // tokens per register tile: 24 accumulators + 3 weights + 1 broadcast
+#endif
+#ifndef KC
+#define KC 128            // inputs per panel: KC * NR * 4 bytes = 24 KiB
+#endif
+#include "gemm_x86.h"
+
+DEFINE_GEMM(f32, float, load_f32, scalar_f32)
+DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
+
+static void matmul_f32(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w, size_t rs, int T,
+                       int K, int n0, int n1) {
+    if (T >= PACK_MIN_T) gemm_f32(out, ldo, x, ldx, w, rs, T, K, n0, n1);
+    else avx2_matmul_f32(out, ldo, x, ldx, xq, w, rs, T, K, n0, n1);
+}
+
+static void matmul_f16(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w, size_t rs, int T,
+                       int K, int n0, int n1) {
+    if (T >= PACK_MIN_T) gemm_f16(out, ldo, x, ldx, w, rs, T, K, n0, n1);
+    else avx2_matmul_f16(out, ldo, x, ldx, xq, w, rs, T, K, n0, n1);
+}
+
+const kernel_table kernels_avx512 = {
+    .name = "avx512",
+    .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
+               [GGML_TYPE_Q8_0] = avx2_matmul_q8_0, [GGML_TYPE_Q4_0] = avx2_matmul_q4_0},
+    .dot_f32 = avx2_dot_f32,
+    .axpy_f32 = avx2_axpy_f32,
+    .quantize_row_q8_0 = avx2_quantize_row_q8_0,
+    .gelu_tanh_f32 = avx2_gelu_tanh_f32,
+    .softmax_f32 = avx2_softmax_f32,
+};
