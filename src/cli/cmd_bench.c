@@ -13,15 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "gpt.h"
 #include "kernels/kernels.h"
+#include "membw.h"
 #include "model.h"
 #include "util.h"
 
@@ -58,7 +56,10 @@ static void usage(FILE *f) {
             "\n"
             "Columns: t/s is mean +- standard deviation; GB/s is the weight bytes read per second\n"
             "(decode reads every matrix once per token; a prompt reads them once per batch);\n"
-            "roofline is GB/s over the measured read bandwidth.\n");
+            "roof is GB/s over the read bandwidth measured around the test's own timed runs (a pass\n"
+            "over %zu MiB before each run and after the last), best over the best pass of the whole\n"
+            "run, mapped over the read speed of the model's own mapped weights. The bandwidth is read\n"
+            "with as many threads as the largest of -t and the physical cores.\n", MEMBW_BYTES >> 20);
 }
 
 // "128,512" -> {128, 512}
@@ -109,120 +110,6 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     }
     if (!a->n_models && !a->membw) return cli_error("bench: no model given: use -m MODEL, or --membw");
     return 0;
-}
-
-// ---- memory read bandwidth ------------------------------------------------------
-
-// 32-byte vectors of integers: OR-ing them keeps the loop load-bound. The
-// same loop is compiled twice: for any CPU, and for AVX2 (32-byte loads),
-// which reads measurably faster (about 34 against 25 GB/s on a 2-core Zen 3:
-// more bytes in flight for the same number of instructions) and is used
-// whenever the CPU has it, so that the roofline is the fastest read this
-// machine does, not a slow one.
-typedef uint64_t v4u64 __attribute__((vector_size(32)));
-
-typedef struct {
-    const v4u64 *p;
-    size_t n;  // vectors
-    uint64_t sink;
-} membw_part;
-
-#define READER_BODY                                                                                  \
-    membw_part *part = arg;                                                                          \
-    v4u64 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                                                    \
-    for (size_t i = 0; i + 4 <= part->n; i += 4) {                                                   \
-        a0 |= part->p[i], a1 |= part->p[i + 1], a2 |= part->p[i + 2], a3 |= part->p[i + 3];          \
-    }                                                                                                \
-    v4u64 s = a0 | a1 | a2 | a3;                                                                     \
-    part->sink = s[0] | s[1] | s[2] | s[3];                                                          \
-    return NULL;
-
-static void *reader_generic(void *arg) { READER_BODY }
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static void *reader_avx2(void *arg) { READER_BODY }
-#endif
-
-static void *(*pick_reader(void))(void *) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) return reader_avx2;
-#endif
-    return reader_generic;
-}
-
-// fn over n parts (an array of part_size-byte structs) at once, part 0 in
-// this thread, each other in a thread of its own (n <= 64). Returns the
-// milliseconds taken; *started = how many parts ran (fewer than n when a
-// thread could not be created).
-static double run_parts(void *(*fn)(void *), void *parts, size_t part_size, int n, int *started) {
-    pthread_t th[64];
-    double t0 = now_ms();
-    *started = 1;
-    for (int i = 1; i < n && pthread_create(&th[i], NULL, fn, (char *)parts + (size_t)i * part_size) == 0; i++)
-        (*started)++;
-    fn(parts);
-    for (int i = 1; i < *started; i++) pthread_join(th[i], NULL);
-    return now_ms() - t0;
-}
-
-// One pass of n_threads threads reading disjoint parts of [p, p + bytes) in
-// parallel; GB/s (1e9 bytes).
-static double read_pass(const uint8_t *p, size_t bytes, int n_threads) {
-    membw_part parts[64];
-    size_t per = bytes / sizeof(v4u64) / (size_t)n_threads;
-    for (int i = 0; i < n_threads; i++) parts[i] = (membw_part){(const v4u64 *)p + (size_t)i * per, per, 0};
-    int started;
-    double ms = run_parts(pick_reader(), parts, sizeof parts[0], n_threads, &started);
-    return (double)per * sizeof(v4u64) * started / (ms * 1e6);
-}
-
-#define MEMBW_BYTES ((size_t)512 << 20)  // far beyond any last-level cache
-#define MEMBW_PASSES 12
-
-// The machine's read bandwidth: passes over a buffer in huge pages (when the
-// kernel gives them), GB/s each, into gbs[MEMBW_PASSES]. Returns the number
-// of passes, 0 on failure.
-static int measure_membw(int n_threads, double *gbs) {
-    if (n_threads > 64) n_threads = 64;
-    uint8_t *buf = mmap(NULL, MEMBW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) return 0;
-#ifdef MADV_HUGEPAGE
-    madvise(buf, MEMBW_BYTES, MADV_HUGEPAGE);
-#endif
-    for (size_t i = 0; i < MEMBW_BYTES; i += 64) buf[i] = (uint8_t)i;
-    for (int pass = 0; pass < MEMBW_PASSES; pass++) gbs[pass] = read_pass(buf, MEMBW_BYTES, n_threads);
-    munmap(buf, MEMBW_BYTES);
-    return MEMBW_PASSES;
-}
-
-// Measured in a child process, so that its buffer never counts in this
-// process's peak RSS.
-static int membw_in_child(int n_threads, double *gbs) {
-    int fd[2];
-    if (pipe(fd)) return measure_membw(n_threads, gbs);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]), close(fd[1]);
-        return measure_membw(n_threads, gbs);
-    }
-    size_t bytes = MEMBW_PASSES * sizeof(double);
-    if (pid == 0) {
-        close(fd[0]);
-        int ok = measure_membw(n_threads, gbs) == MEMBW_PASSES && write(fd[1], gbs, bytes) == (ssize_t)bytes;
-        _exit(ok ? 0 : 1);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    for (ssize_t r; got < bytes && (r = read(fd[0], (char *)gbs + got, bytes - got)) > 0;) got += (size_t)r;
-    close(fd[0]);
-    waitpid(pid, NULL, 0);
-    return got == bytes ? MEMBW_PASSES : 0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 // ---- resident memory ------------------------------------------------------------
@@ -285,59 +172,28 @@ static double flops_per_token(const gpt_model *m, int pos, bool head) {
     return f;
 }
 
-// How fast the same reader streams the model's own weight matrices where
-// they are mapped: the file's pages may be 4 KiB ones, which read slower
-// than the huge pages of the bandwidth buffer (the kernel's page cache
-// decides). The matrices are one list of byte ranges; each thread reads an
-// equal share of the total, in order. Best of 5 passes.
-typedef struct {
-    const gpt_matrix **ws;
-    int n;
-    size_t begin, end;  // bytes of the concatenation
-    void *(*reader)(void *);
-    uint64_t sink;
-} ranges_part;
-
-static void *read_ranges(void *arg) {
-    ranges_part *rp = arg;
-    size_t off = 0;
-    for (int i = 0; i < rp->n; i++) {
-        size_t len = matrix_bytes(rp->ws[i]) / 128 * 128;
-        size_t lo = rp->begin > off ? rp->begin - off : 0, hi = rp->end - off < len ? rp->end - off : len;
-        if (rp->end > off && lo < hi) {
-            membw_part mp = {(const v4u64 *)((const uint8_t *)rp->ws[i]->data + lo / 128 * 128), (hi - lo) / 128 * 4, 0};
-            rp->reader(&mp);
-            rp->sink |= mp.sink;
-        }
-        off += len;
-    }
-    return NULL;
-}
-
+// How fast the bandwidth readers stream the model's own weight matrices
+// where they are mapped: the file's pages may be 4 KiB ones, which read
+// slower than the huge pages of the bandwidth buffer (the kernel's page cache
+// decides), and a model small enough may be read from the last-level cache.
+// Each thread reads an equal share of all the matrices, in order. Best of 5
+// passes.
 static double measure_weights_read(const gpt_model *m, int n_threads) {
-    if (n_threads > 64) n_threads = 64;
     int n = 0, L = m->hp.n_layer;
-    const gpt_matrix **ws = malloc((size_t)(4 * L + 1) * sizeof *ws);
-    if (!ws) return 0;
-    size_t total = 0;
+    membw_range *rs = malloc((size_t)(4 * L + 1) * sizeof *rs);
+    if (!rs) return 0;
     for (int l = 0; l < L; l++) {
         const gpt_layer *ly = &m->layers[l];
-        ws[n++] = &ly->attn_qkv, ws[n++] = &ly->attn_out, ws[n++] = &ly->ffn_up, ws[n++] = &ly->ffn_down;
+        const gpt_matrix *ws[4] = {&ly->attn_qkv, &ly->attn_out, &ly->ffn_up, &ly->ffn_down};
+        for (int i = 0; i < 4; i++) rs[n++] = (membw_range){ws[i]->data, matrix_bytes(ws[i])};
     }
-    ws[n++] = &m->output;
-    for (int i = 0; i < n; i++) total += matrix_bytes(ws[i]) / 128 * 128;
+    rs[n++] = (membw_range){m->output.data, matrix_bytes(&m->output)};
     double best = 0;
     for (int pass = 0; pass < 5; pass++) {
-        ranges_part parts[64];
-        for (int i = 0; i < n_threads; i++)
-            parts[i] = (ranges_part){ws, n, total / n_threads * i, i + 1 == n_threads ? total : total / n_threads * (i + 1),
-                                     pick_reader(), 0};
-        int started;
-        double ms = run_parts(read_ranges, parts, sizeof parts[0], n_threads, &started);
-        double gbs = started == n_threads ? (double)total / (ms * 1e6) : 0;
+        double gbs = membw_read(rs, n, n_threads);
         if (gbs > best) best = gbs;
     }
-    free(ws);
+    free(rs);
     return best;
 }
 
@@ -349,6 +205,11 @@ typedef struct {
     double samples_ns[MAX_REPS];
     double avg_ts, sd_ts, avg_ns, sd_ns;
     double gb_s, gflops;
+    // generation tests: a bandwidth pass before each timed run and one after
+    // the last; their median is the roofline this test is compared with
+    double membw_passes[MAX_REPS + 1];
+    int n_membw;
+    double membw_local;
 } bench_result;
 
 static uint64_t rng_state = 88172645463325252ull;
@@ -370,7 +231,28 @@ static double run_once(gpt_context *ctx, const gpt_model *m, int n_prompt, int n
     return (now_ms() - t0) * 1e6;
 }
 
-static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, char *err) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n) {
+    if (n <= 0) return 0;
+    double *s = malloc((size_t)n * sizeof *s);
+    if (!s) return v[0];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    free(s);
+    return m;
+}
+
+// One bandwidth pass into r's list (generation tests only).
+static void probe_pass(membw_probe *probe, bench_result *r) {
+    if (probe && r->n_gen > 0 && membw_probe_passes(probe, 1, &r->membw_passes[r->n_membw]) == 1) r->n_membw++;
+}
+
+static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, membw_probe *probe, char *err) {
     int n = r->n_prompt > 0 ? r->n_prompt : 1;
     int32_t *ids = malloc((size_t)n * sizeof(int32_t));
     if (!ids) return gpt_fail(err, "out of memory");
@@ -382,6 +264,7 @@ static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, char 
     int tokens = r->n_prompt + r->n_gen;
     double sum_ts = 0, sum_ns = 0;
     for (int i = 0; i < r->reps; i++) {
+        probe_pass(probe, r);
         double ns = run_once(ctx, m, r->n_prompt, r->n_gen, ids, err);
         if (ns < 0) {
             free(ids);
@@ -391,7 +274,9 @@ static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, char 
         sum_ns += ns;
         sum_ts += tokens * 1e9 / ns;
     }
+    probe_pass(probe, r);
     free(ids);
+    r->membw_local = median(r->membw_passes, r->n_membw);
     r->avg_ns = sum_ns / r->reps;
     r->avg_ts = sum_ts / r->reps;
     double v_ts = 0, v_ns = 0;
@@ -450,23 +335,35 @@ typedef struct {
     double load_ms, weights_read;  // GB/s of the bandwidth reader over the mapped weights
 } model_info;
 
-// The read bandwidth is measured before and after the tests, 12 passes
-// each. Decode speed is a mean over repetitions with whatever else the
-// machine does meanwhile, so the roofline it is compared with is the median
-// pass; the best pass (STREAM's convention) is reported beside it.
+// The read bandwidth: MEMBW_PASSES passes before the tests and as many after
+// them (their median and best are the machine's figures), and for each
+// generation test a pass before each of its timed runs and one after the
+// last. Decode speed is a mean over runs with whatever else the machine
+// does meanwhile, and on a shared machine the bandwidth drifts by a third
+// within minutes, so a test's roofline is the median of its own passes; the
+// best pass of the whole run (STREAM's convention) is reported beside it.
+#define MEMBW_PASSES 12
+
 typedef struct {
     double passes[2 * MEMBW_PASSES];
     int n_passes;
-    double membw, membw_best;  // GB/s: median and best pass
+    double membw, membw_best;  // GB/s: median and best pass, the tests' own passes included in the best
     int membw_threads;
     const char *kernels;
 } machine_info;
 
-static void summarize_membw(machine_info *mc) {
-    qsort(mc->passes, (size_t)mc->n_passes, sizeof(double), cmp_double);
-    int n = mc->n_passes;
-    mc->membw = n ? (n % 2 ? mc->passes[n / 2] : (mc->passes[n / 2 - 1] + mc->passes[n / 2]) / 2) : 0;
-    mc->membw_best = n ? mc->passes[n - 1] : 0;
+static void summarize_membw(machine_info *mc, const bench_result *rs, int n_rs) {
+    mc->membw = median(mc->passes, mc->n_passes);
+    mc->membw_best = 0;
+    for (int i = 0; i < mc->n_passes; i++) mc->membw_best = fmax(mc->membw_best, mc->passes[i]);
+    for (int i = 0; i < n_rs; i++)
+        for (int j = 0; j < rs[i].n_membw; j++) mc->membw_best = fmax(mc->membw_best, rs[i].membw_passes[j]);
+}
+
+// The roofline a generation test is compared with: its own passes, or the
+// run's median if it has none.
+static double test_membw(const bench_result *r, const machine_info *mc) {
+    return r->n_membw ? r->membw_local : mc->membw;
 }
 
 static double pct(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; }
@@ -490,8 +387,11 @@ static void print_json(const model_info *mi, const bench_result *r, const machin
     for (int i = 0; i < r->reps; i++) printf("%s%.6f", i ? ", " : "", tokens * 1e9 / r->samples_ns[i]);
     printf("],\n    \"bytes_per_token\": %llu,\n", (unsigned long long)mi->per_token);
     printf("    \"gb_s\": %.3f,\n    \"membw_gb_s\": %.3f,\n    \"membw_best_gb_s\": %.3f,\n"
-           "    \"roofline_pct\": %.2f,\n    \"roofline_best_pct\": %.2f,\n",
-           r->gb_s, mc->membw, mc->membw_best, pct(r->gb_s, mc->membw), pct(r->gb_s, mc->membw_best));
+           "    \"membw_test_gb_s\": %.3f,\n    \"membw_test_passes\": [",
+           r->gb_s, mc->membw, mc->membw_best, test_membw(r, mc));
+    for (int i = 0; i < r->n_membw; i++) printf("%s%.3f", i ? ", " : "", r->membw_passes[i]);
+    printf("],\n    \"roofline_pct\": %.2f,\n    \"roofline_run_pct\": %.2f,\n    \"roofline_best_pct\": %.2f,\n",
+           pct(r->gb_s, test_membw(r, mc)), pct(r->gb_s, mc->membw), pct(r->gb_s, mc->membw_best));
     printf("    \"weights_read_gb_s\": %.3f,\n    \"weights_read_pct\": %.2f,\n    \"gflops\": %.2f,\n",
            mi->weights_read, pct(r->gb_s, mi->weights_read), r->gflops);
     printf("    \"load_ms\": %.2f,\n    \"peak_rss_bytes\": %llu,\n    \"kv_cache_bytes\": %llu\n  }", mi->load_ms,
@@ -514,7 +414,7 @@ static void print_row(const model_info *mi, const bench_result *r, const machine
     else snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
     snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->sd_ts);
     if (r->n_gen > 0)
-        snprintf(gb, sizeof gb, "%6.2f | %5.1f%% | %5.1f%% | %5.1f%%", r->gb_s, pct(r->gb_s, mc->membw),
+        snprintf(gb, sizeof gb, "%6.2f | %5.1f%% | %5.1f%% | %5.1f%%", r->gb_s, pct(r->gb_s, test_membw(r, mc)),
                  pct(r->gb_s, mc->membw_best), pct(r->gb_s, mi->weights_read));
     else snprintf(gb, sizeof gb, "%6s | %6s | %6s | %6s", "-", "-", "-", "-");
     printf("| %-22s | %8.2f MiB | %7.2f M | %7d | %10s | %20s | %s | %7.1f | %8.1f | %9.1f MiB |\n", mi->type,
@@ -526,8 +426,8 @@ static void print_row(const model_info *mi, const bench_result *r, const machine
 
 // Runs every test of a on the model at path; appends to rs (*n_rs) and
 // fills mi. Returns 0, or prints the error and returns 1.
-static int bench_model(const bench_args *a, const char *path, int index, model_info *mi, bench_result *rs,
-                       int *n_rs) {
+static int bench_model(const bench_args *a, const char *path, int index, membw_probe *probe, model_info *mi,
+                       bench_result *rs, int *n_rs) {
     char err[GPT_ERR_LEN];
     reset_peak_rss();
     double t0 = now_ms();
@@ -541,9 +441,10 @@ static int bench_model(const bench_args *a, const char *path, int index, model_i
     for (int i = 0; i < a->n_pp; i++) need = a->pp[i] > need ? a->pp[i] : need;
     for (int i = 0; i < a->n_tg; i++) need = a->tg[i] > need ? a->tg[i] : need;
     if (need > m->hp.n_ctx) {
+        int n_ctx = m->hp.n_ctx;
         gpt_model_free(m);
         return cli_error("bench: %s: a test of %ld tokens does not fit in the model's context of %d", path, need,
-                         m->hp.n_ctx);
+                         n_ctx);
     }
     mi->kv_bytes = 2ull * (uint64_t)m->hp.n_layer * (uint64_t)need * (uint64_t)m->hp.n_embd * sizeof(float);
     int rc = 0, max_threads = 1;
@@ -566,7 +467,7 @@ static int bench_model(const bench_args *a, const char *path, int index, model_i
             if (r->n_prompt == 0 && r->n_gen == 0) continue;
             fprintf(stderr, "gpt bench: %s, %d threads, %s%d ...\n", path, r->n_threads, r->n_gen ? "tg" : "pp",
                     r->n_gen ? r->n_gen : r->n_prompt);
-            if (run_test(ctx, m, r, err)) rc = cli_error("%s", err);
+            if (run_test(ctx, m, r, probe, err)) rc = cli_error("%s", err);
             else (*n_rs)++;
         }
         gpt_context_free(ctx);
@@ -585,9 +486,12 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < a.n_threads; i++)
         if (a.threads[i] > mc.membw_threads) mc.membw_threads = (int)a.threads[i];
     fprintf(stderr, "gpt bench: measuring the read bandwidth with %d threads ...\n", mc.membw_threads);
-    mc.n_passes = membw_in_child(mc.membw_threads, mc.passes);
+    membw_probe *probe = membw_probe_start(mc.membw_threads);
+    if (!probe) return cli_error("bench: could not start the bandwidth measurement (%zu MiB buffer)", MEMBW_BYTES >> 20);
+    mc.n_passes = membw_probe_passes(probe, MEMBW_PASSES, mc.passes);
     if (a.n_models == 0) {
-        summarize_membw(&mc);
+        membw_probe_stop(probe);
+        summarize_membw(&mc, NULL, 0);
         if (a.json)
             printf("[\n  {\n    \"test\": \"membw\",\n    \"n_threads\": %d,\n    \"membw_gb_s\": %.3f,\n"
                    "    \"membw_best_gb_s\": %.3f\n  }\n]\n",
@@ -601,25 +505,32 @@ int cmd_bench(int argc, char **argv) {
     bench_result *rs = calloc((size_t)max_rs, sizeof *rs);
     if (!mis || !rs) {
         free(mis), free(rs);
+        membw_probe_stop(probe);
         return cli_error("out of memory");
     }
-    for (int i = 0; i < a.n_models && rc == 0; i++) rc = bench_model(&a, a.models[i], i, &mis[i], rs, &n_rs);
-    // measured again after the tests; the better of the two is the roofline
+    for (int i = 0; i < a.n_models && rc == 0; i++) rc = bench_model(&a, a.models[i], i, probe, &mis[i], rs, &n_rs);
+    if (rc) {  // the error is printed: no results
+        membw_probe_stop(probe);
+        free(mis), free(rs);
+        return rc;
+    }
     fprintf(stderr, "gpt bench: measuring the read bandwidth again ...\n");
-    mc.n_passes += membw_in_child(mc.membw_threads, mc.passes + mc.n_passes);
-    summarize_membw(&mc);
+    mc.n_passes += membw_probe_passes(probe, MEMBW_PASSES, mc.passes + mc.n_passes);
+    membw_probe_stop(probe);
+    summarize_membw(&mc, rs, n_rs);
     if (a.json) {
         printf("[\n");
         for (int i = 0; i < n_rs; i++) print_json(&mis[rs[i].model], &rs[i], &mc, i == 0);
         printf("\n]\n");
     } else {
         printf("gpt %s, kernels %s, memory read bandwidth %.2f GB/s median, %.2f best (%d threads, %d passes "
-               "before and after the tests)\n\n",
+               "before and after the tests, one around each timed generation run)\n\n",
                GPT_VERSION, mc.kernels, mc.membw, mc.membw_best, mc.membw_threads, mc.n_passes);
         if (n_rs) print_header();
         for (int i = 0; i < n_rs; i++) print_row(&mis[rs[i].model], &rs[i], &mc);
-        printf("\nroof, best: decode GB/s over the median and the best read bandwidth pass; mapped: over the\n"
-               "read speed of the model's own mapped weight pages (");
+        printf("\nroof: decode GB/s over the median of the bandwidth passes around the test's own runs; best:\n"
+               "over the best pass of the whole run; mapped: over the read speed of the model's own mapped\n"
+               "weight pages (");
         for (int i = 0; i < a.n_models; i++) printf("%s%.1f", i ? ", " : "", mis[i].weights_read);
         printf(" GB/s).\n");
     }

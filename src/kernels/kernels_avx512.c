@@ -28,15 +28,9 @@ static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
 #define VZERO() _mm512_setzero_ps()
 #define VSET1(f) _mm512_set1_ps(f)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#ifndef NV
 #define NV 3              // vectors of 16 weight rows in a panel: 48 rows
-#endif
-#ifndef MR
 #define MR 8              // tokens per register tile: 24 accumulators + 3 weights + 1 broadcast
-#endif
-#ifndef KC
 #define KC 128            // inputs per panel: KC * NR * 4 bytes = 24 KiB
-#endif
 #include "gemm_x86.h"
 
 DEFINE_GEMM(f32, float, load_f32, scalar_f32)

@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""`gpt bench` (issue 4, point 1): its JSON against figures computed here, independently of gpt.
+  - one object per test with llama-bench's field names and gpt's own;
+  - bytes_per_token and model_size equal what this test adds up from the GGUF's tensor table
+    (every matrix, norm and bias once, one row of each embedding; ggml's block sizes);
+  - gb_s = bytes_per_token x tokens / time, samples and their mean agree;
+  - a generation test carries a bandwidth pass before each timed run and one after the last,
+    and its roofline_pct is gb_s over their median;
+  - --membw alone, and one-line errors with exit code 1 for bad input.
+No speed is asserted: timings belong in the benchmark, not in tests.
+Usage: test_bench.py GPT MODEL WORKDIR"""
+import json
+import os
+import statistics
+import struct
+import subprocess
+import sys
+
+gpt, model, work = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(work, exist_ok=True)
+failures = checks = 0
+
+
+def check(cond, msg):
+    global failures, checks
+    checks += 1
+    if not cond:
+        failures += 1
+        print("FAIL:", msg)
+
+
+# ---- the tensor table of a GGUF file ------------------------------------------------------
+
+SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+# bytes per block and elements per block of ggml's types
+TYPE_SIZE = {0: (4, 1), 1: (2, 1), 8: (34, 32), 2: (18, 32), 30: (2, 1)}
+
+
+def tensor_table(path):
+    """{name: (type, ne)} from the file's header."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    pos = 4
+
+    def get(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, buf, pos)
+        pos += struct.calcsize(fmt)
+        return v
+
+    def string():
+        nonlocal pos
+        (n,) = get("<Q")
+        pos += n
+        return buf[pos - n:pos].decode("utf-8")
+
+    def skip_value(t):
+        if t == 8:
+            string()
+        elif t == 9:
+            et, n = get("<IQ")
+            for _ in range(n):
+                skip_value(et)
+        else:
+            get(SCALARS[t])
+
+    _, n_tensors, n_kv = get("<IQQ")
+    for _ in range(n_kv):
+        string()
+        (t,) = get("<I")
+        skip_value(t)
+    table = {}
+    for _ in range(n_tensors):
+        name = string()
+        (nd,) = get("<I")
+        ne = get(f"<{nd}Q")
+        t, _ = get("<IQ")
+        table[name] = (t, ne)
+    return table
+
+
+def nbytes(t, ne):
+    size, per = TYPE_SIZE[t]
+    n = 1
+    for d in ne:
+        n *= d
+    return n // per * size
+
+
+def row_bytes(t, ne):
+    size, per = TYPE_SIZE[t]
+    return ne[0] // per * size
+
+
+def expected_per_token(table):
+    """Every tensor once but the embeddings, of which one row each; a file without
+    output.weight reads the token embedding as its output matrix."""
+    b = 0
+    for name, (t, ne) in table.items():
+        if name in ("token_embd.weight", "position_embd.weight"):
+            b += row_bytes(t, ne)
+        else:
+            b += nbytes(t, ne)
+    if "output.weight" not in table:
+        b += nbytes(*table["token_embd.weight"])
+    return b
+
+
+# ---- the runs -----------------------------------------------------------------------------
+
+def run(*args, timeout=300):
+    return subprocess.run([gpt, *args], capture_output=True, timeout=timeout)
+
+
+LLAMA_FIELDS = ("model_filename", "model_type", "model_size", "model_n_params", "n_threads", "n_prompt",
+                "n_gen", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
+OWN_FIELDS = ("gb_s", "roofline_pct", "membw_gb_s", "membw_best_gb_s", "membw_test_gb_s", "membw_test_passes",
+              "load_ms", "peak_rss_bytes", "bytes_per_token")
+
+
+def check_model(path, reps=2):
+    table = tensor_table(path)
+    p = run("bench", "-m", path, "-p", "8", "-n", "4", "-t", "1,2", "-r", str(reps), "--json")
+    check(p.returncode == 0, f"bench {path} exited {p.returncode}: {p.stderr[-300:]!r}")
+    if p.returncode:
+        return
+    rows = json.loads(p.stdout)
+    check(len(rows) == 4, f"{path}: {len(rows)} results for pp8 and tg4 at 1 and 2 threads")
+    want_tokens = expected_per_token(table)
+    want_size = sum(nbytes(t, ne) for t, ne in table.values())
+    seen = set()
+    for r in rows:
+        missing = [f for f in LLAMA_FIELDS + OWN_FIELDS if f not in r]
+        check(not missing, f"{path}: fields missing: {missing}")
+        if missing:
+            continue
+        seen.add((r["n_prompt"], r["n_gen"], r["n_threads"]))
+        what = f"{path} pp{r['n_prompt']} tg{r['n_gen']} t{r['n_threads']}"
+        check(r["bytes_per_token"] == want_tokens,
+              f"{what}: bytes_per_token {r['bytes_per_token']}, the tensor table says {want_tokens}")
+        check(r["model_size"] == want_size, f"{what}: model_size {r['model_size']}, tensors add up to {want_size}")
+        check(len(r["samples_ns"]) == reps and len(r["samples_ts"]) == reps, f"{what}: {reps} samples expected")
+        tokens = r["n_prompt"] + r["n_gen"]
+        check(all(abs(ts - tokens * 1e9 / ns) <= 1e-6 * ts for ts, ns in zip(r["samples_ts"], r["samples_ns"])),
+              f"{what}: samples_ts are not tokens / samples_ns")
+        check(abs(r["avg_ts"] - statistics.mean(r["samples_ts"])) <= 1e-6 * r["avg_ts"], f"{what}: avg_ts is not the mean")
+        check(abs(r["avg_ns"] - statistics.mean(r["samples_ns"])) <= 1.0, f"{what}: avg_ns is not the mean")
+        check(r["avg_ts"] > 0 and r["load_ms"] > 0 and r["peak_rss_bytes"] > 0, f"{what}: zero speed, load or RSS")
+        check(r["membw_gb_s"] > 0 and r["membw_best_gb_s"] >= r["membw_gb_s"], f"{what}: bandwidth figures")
+        passes = (r["n_prompt"] + 255) // 256 + r["n_gen"]  # weight passes: per prompt batch, per token
+        want_gbs = want_tokens * passes / (r["avg_ns"] * 1e-9) / 1e9
+        check(abs(r["gb_s"] - want_gbs) <= 1e-3 * want_gbs + 1e-3, f"{what}: gb_s {r['gb_s']}, expected {want_gbs:.3f}")
+        if r["n_gen"] > 0:
+            bw = r["membw_test_passes"]
+            check(len(bw) == reps + 1 and all(x > 0 for x in bw),
+                  f"{what}: {len(bw)} bandwidth passes around {reps} timed runs, expected {reps + 1}")
+            if bw:
+                check(abs(r["membw_test_gb_s"] - statistics.median(bw)) <= 1e-3 * r["membw_test_gb_s"] + 1e-3,
+                      f"{what}: membw_test_gb_s is not the median of its passes")
+                want_pct = 100 * r["gb_s"] / r["membw_test_gb_s"]
+                check(abs(r["roofline_pct"] - want_pct) <= 0.01 + 1e-4 * want_pct,
+                      f"{what}: roofline_pct {r['roofline_pct']}, gb_s / membw_test_gb_s = {want_pct:.2f}")
+    check(seen == {(8, 0, 1), (0, 4, 1), (8, 0, 2), (0, 4, 2)}, f"{path}: tests {sorted(seen)}")
+
+
+check_model(model)
+q8 = os.path.join(work, "q8_0.gguf")
+p = run("convert", model, q8, "--type", "q8_0")
+check(p.returncode == 0, f"convert to q8_0 exited {p.returncode}: {p.stderr[-300:]!r}")
+if p.returncode == 0:
+    check_model(q8)
+
+p = run("bench", "--membw", "--json")
+check(p.returncode == 0, f"bench --membw exited {p.returncode}")
+if p.returncode == 0:
+    m = json.loads(p.stdout)
+    check(len(m) == 1 and m[0]["membw_gb_s"] > 0 and m[0]["membw_best_gb_s"] >= m[0]["membw_gb_s"],
+          f"bench --membw --json: {m}")
+
+for args, needle in ((["bench"], "no model given"), (["bench", "-m", model, "-p", "x"], "-p"),
+                     (["bench", "-m", os.path.join(work, "missing.gguf")], "missing.gguf"),
+                     (["bench", "-m", model, "-n", "5000"], "does not fit in the model's context of 256"),
+                     (["bench", "-m", model, "-r", "0"], "-r"), (["bench", "--bogus"], "--bogus")):
+    p = run(*args)
+    err = p.stderr.decode("utf-8", "replace")
+    errors = [line for line in err.splitlines() if line.startswith("gpt: ")]  # progress lines say "gpt bench:"
+    check(p.returncode == 1 and len(errors) == 1 and needle in errors[0] and p.stdout == b"",
+          f"gpt {' '.join(args)}: exit {p.returncode}, stderr {err!r}, want one 'gpt: ...{needle}...' line")
+
+print(f"test_bench: {checks} checks, {failures} failures")
+sys.exit(1 if failures else 0)
