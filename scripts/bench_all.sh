@@ -5,7 +5,8 @@
 #
 # 1. makes random GPT-2-shaped GGUF files (124M F32 and F16, and a 4-layer,
 #    256-wide model with GPT-2's 50257-token vocabulary) with
-#    scripts/bench_models.py, unless they exist;
+#    scripts/bench_models.py, and Q8_0 and Q4_0 ones of the 124M shape with
+#    gpt convert, unless they exist;
 # 2. runs `gpt bench` on each: pp128, pp512 and tg128 with 1 and 2 threads
 #    (THREADS=...), 5 repetitions after a warm-up, JSON into OUTDIR/gpt.json;
 # 3. if LLAMA_BENCH points at llama.cpp's llama-bench, runs it on the same
@@ -26,7 +27,11 @@ mkdir -p "$OUT"
 [ -x "$GPT" ] || { echo "bench_all: $GPT not found (build first, or set GPT=)" >&2; exit 1; }
 
 $PY scripts/bench_models.py "$OUT" --shapes 124m,small --types f32,f16
-MODELS=("$OUT/gpt2-124m-f32.gguf" "$OUT/gpt2-124m-f16.gguf" "$OUT/gpt2-small-f32.gguf" "$OUT/gpt2-small-f16.gguf")
+for t in q8_0 q4_0; do  # the quantized files from the F32 one, everything quantized (output included)
+    [ -f "$OUT/gpt2-124m-$t.gguf" ] || "$GPT" convert "$OUT/gpt2-124m-f32.gguf" "$OUT/gpt2-124m-$t.gguf" --type "$t"
+done
+MODELS=("$OUT/gpt2-124m-f32.gguf" "$OUT/gpt2-124m-f16.gguf" "$OUT/gpt2-124m-q8_0.gguf" "$OUT/gpt2-124m-q4_0.gguf"
+        "$OUT/gpt2-small-f32.gguf" "$OUT/gpt2-small-f16.gguf")
 
 rm -f "$OUT"/gpt-*.json "$OUT"/llama-*.json "$OUT/gpt.json" "$OUT/llama.json"
 uptime

@@ -6,7 +6,9 @@ llama-bench's (`llama-bench -o json`) on the same files when given.
 
 Rows: model file, test, threads. Columns: gpt tok/s (mean +- sd), weight
 traffic in GB/s and its share of the measured read bandwidth (generation
-rows), llama.cpp tok/s and gpt's speed over llama.cpp's; then per model the
+rows: over the bandwidth passes around the test's own runs, over the run's
+best pass, over the read speed of the model's mapped weights), llama.cpp
+tok/s and gpt's speed over llama.cpp's; then per model the
 load time, peak RSS and KV cache size.
 """
 import json
@@ -33,7 +35,7 @@ def main(argv):
     llama = {}
     if len(argv) == 3:
         llama = {key(r): r for r in json.load(open(argv[2])) if "avg_ts" in r}
-    head = "| model | test | threads | gpt tok/s | GB/s | % of median bandwidth | % of best | % of mapped-weights read |"
+    head = "| model | test | threads | gpt tok/s | GB/s | % of bandwidth around the test | % of best pass | % of mapped-weights read |"
     rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     if llama:
         head += " llama.cpp tok/s | gpt / llama.cpp |"

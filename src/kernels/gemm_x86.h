@@ -32,6 +32,15 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "util.h"
+
+// 8 weights as floats, and one: what DEFINE_GEMM packs with (and the AVX2
+// matrix-vector kernels read with)
+static inline __m256 load8_f32(const float *p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline float load1_f32(const float *p) { return *p; }
+static inline float load1_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
+
 #define NR (VW * NV)      // weight rows per panel
 #define PACK_MIN_T 8      // fewer tokens do not repay the packing
 #if MR < 4 || MR > 8

@@ -26,11 +26,6 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline __m256 load_f32(const float *p) { return _mm256_loadu_ps(p); }
-static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline float scalar_f32(const float *p) { return *p; }
-static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
-
 // ---- the packed GEMM (prefill): gemm_x86.h over 8-float vectors -------------------
 
 #define VEC __m256
@@ -46,8 +41,8 @@ static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
 #define KC 256            // inputs per panel: KC * NR * 4 bytes = 24 KiB
 #include "gemm_x86.h"
 
-DEFINE_GEMM(f32, float, load_f32, scalar_f32)
-DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
+DEFINE_GEMM(f32, float, load8_f32, load1_f32)
+DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
 
 // ---- matrix-vector products and small batches -------------------------------------
 
@@ -75,10 +70,10 @@ DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                     \
         int k = 0;                                                                                     \
         for (; k + 16 <= K; k += 16) {                                                                 \
-            a0 = _mm256_fmadd_ps(LOADV(w + k), load_f32(x + k), a0);                                   \
-            a1 = _mm256_fmadd_ps(LOADV(w + k + 8), load_f32(x + k + 8), a1);                           \
+            a0 = _mm256_fmadd_ps(LOADV(w + k), load8_f32(x + k), a0);                                   \
+            a1 = _mm256_fmadd_ps(LOADV(w + k + 8), load8_f32(x + k + 8), a1);                           \
         }                                                                                              \
-        for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(LOADV(w + k), load_f32(x + k), a0);             \
+        for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(LOADV(w + k), load8_f32(x + k), a0);             \
         float s = hsum(_mm256_add_ps(a0, a1));                                                         \
         for (; k < K; k++) s += LOADS(w + k) * x[k];                                                   \
         return s;                                                                                      \
@@ -93,9 +88,9 @@ DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
         for (; k + 64 <= K; k += 64) {                                                                 \
             for (int l = 0; l < PF_LINES; l++) /* the weights 8 KiB ahead, see GEMV_PF */                \
                 _mm_prefetch((const char *)(w + k) + GEMV_PF + 64 * l, _MM_HINT_T1);                   \
-            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(LOADV(w + k + 8 * i), load_f32(x + k + 8 * i), a[i]); \
+            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(LOADV(w + k + 8 * i), load8_f32(x + k + 8 * i), a[i]); \
         }                                                                                              \
-        for (int i = 0; k + 8 <= K; k += 8, i++) a[i] = _mm256_fmadd_ps(LOADV(w + k), load_f32(x + k), a[i]); \
+        for (int i = 0; k + 8 <= K; k += 8, i++) a[i] = _mm256_fmadd_ps(LOADV(w + k), load8_f32(x + k), a[i]); \
         __m256 s8 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),  \
                                   _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7]))); \
         float s = hsum(s8);                                                                            \
@@ -121,7 +116,7 @@ DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
             __m256 wv[RB];                                                                             \
             for (int r = 0; r < RB; r++) wv[r] = LOADV(wr[r] + k);                                     \
             for (int j = 0; j < TB; j++) {                                                             \
-                __m256 xv = load_f32(xr[j] + k);                                                       \
+                __m256 xv = load8_f32(xr[j] + k);                                                       \
                 for (int r = 0; r < RB; r++) acc[r][j] = _mm256_fmadd_ps(wv[r], xv, acc[r][j]);        \
             }                                                                                          \
         }                                                                                              \
@@ -159,15 +154,15 @@ DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
             for (int t = 0; t < T; t++) gemv_##SUFFIX(out + (size_t)t * ldo, x + (size_t)t * ldx, w, rs, K, n0, n1); \
     }
 
-DEFINE_MATMUL(f32, float, load_f32, scalar_f32, 4)
-DEFINE_MATMUL(f16, uint16_t, load_f16, scalar_f16, 2)
+DEFINE_MATMUL(f32, float, load8_f32, load1_f32, 4)
+DEFINE_MATMUL(f16, uint16_t, load8_f16, load1_f16, 2)
 
 float avx2_dot_f32(const float *a, const float *b, int n) { return dot1_f32(a, b, n); }
 
 void avx2_axpy_f32(float *y, float a, const float *x, int n) {
     __m256 av = _mm256_set1_ps(a);
     int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load_f32(x + i), load_f32(y + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load8_f32(x + i), load8_f32(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
 

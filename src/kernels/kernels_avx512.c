@@ -15,11 +15,6 @@
 
 #include <immintrin.h>
 
-static inline __m256 load_f32(const float *p) { return _mm256_loadu_ps(p); }
-static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline float scalar_f32(const float *p) { return *p; }
-static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
-
 #define VEC __m512
 #define VW 16
 #define VLOAD(p) _mm512_load_ps(p)
@@ -33,8 +28,8 @@ static inline float scalar_f16(const uint16_t *p) { return fp16_to_fp32(*p); }
 #define KC 128            // inputs per panel: KC * NR * 4 bytes = 24 KiB
 #include "gemm_x86.h"
 
-DEFINE_GEMM(f32, float, load_f32, scalar_f32)
-DEFINE_GEMM(f16, uint16_t, load_f16, scalar_f16)
+DEFINE_GEMM(f32, float, load8_f32, load1_f32)
+DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
 
 static void matmul_f32(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w, size_t rs, int T,
                        int K, int n0, int n1) {
