@@ -143,6 +143,8 @@ static void check_matmuls(const kernel_table *k) {
         // of at most 512 KiB of activations (512 inputs for 256 tokens), so K = 1100
         // makes two whole blocks and a tail on any machine
         if (!is_quant(type)) check_matmul(k, type, 256, 1100, 60, 2, 57);
+        // quantized prefill packs at most 128 tokens x 16 blocks at a time: more of both
+        if (is_quant(type)) check_matmul(k, type, 140, 544, 21, 1, 20);
     }
 }
 

@@ -24,12 +24,12 @@ static int cpu_has_avx2_fma_f16c(void) {
     return (b >> 5) & 1;
 }
 
-// AVX-512F (leaf 7 EBX bit 16) and the OS saving the opmask and all 32
-// 512-bit registers (XCR0 bits 5-7), on top of the AVX2 set.
-static int cpu_has_avx512f(void) {
+// AVX-512 F and VNNI (leaf 7 EBX bit 16, ECX bit 11) and the OS saving the
+// opmask and all 32 512-bit registers (XCR0 bits 5-7), on top of the AVX2 set.
+static int cpu_has_avx512(void) {
     if (!cpu_has_avx2_fma_f16c()) return 0;
     unsigned a, b, c, d, lo, hi;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1)) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1) || !((c >> 11) & 1)) return 0;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return (lo & 0xE6) == 0xE6;
 }
@@ -39,7 +39,7 @@ const kernel_table *kernels_by_name(const char *name) {
     if (strcmp(name, "scalar") == 0) return &kernels_scalar;
 #if defined(__x86_64__)
     if (strcmp(name, "avx2") == 0 && cpu_has_avx2_fma_f16c()) return &kernels_avx2;
-    if (strcmp(name, "avx512") == 0 && cpu_has_avx512f()) return &kernels_avx512;
+    if (strcmp(name, "avx512") == 0 && cpu_has_avx512()) return &kernels_avx512;
 #endif
 #if defined(__aarch64__)
     if (strcmp(name, "neon") == 0) return &kernels_neon;
@@ -54,7 +54,7 @@ const kernel_table *kernels_select(void) {
         if (k) return k;
     }
 #if defined(__x86_64__)
-    if (cpu_has_avx512f()) return &kernels_avx512;
+    if (cpu_has_avx512()) return &kernels_avx512;
     if (cpu_has_avx2_fma_f16c()) return &kernels_avx2;
 #endif
 #if defined(__aarch64__)

@@ -54,9 +54,14 @@ typedef struct {
 extern const kernel_table kernels_scalar;
 #if defined(__x86_64__)
 extern const kernel_table kernels_avx2;
-// AVX-512 (F, with AVX2, FMA and F16C): its own packed GEMM for prefill,
-// the AVX2 kernels for everything else (kernels_avx512.c)
+// AVX-512 (F and VNNI, with AVX2, FMA and F16C): its own prefill GEMMs for
+// every weight type (kernels_avx512.c, kernels_avx512_quant.c), the AVX2
+// kernels for everything else
 extern const kernel_table kernels_avx512;
+void avx512_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                        size_t w_row_bytes, int T, int K, int n0, int n1);
+void avx512_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                        size_t w_row_bytes, int T, int K, int n0, int n1);
 // The entries of kernels_avx2, by name, so that kernels_avx512 can share them.
 // kernels_avx2.c:
 void avx2_matmul_f32(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,

@@ -1,15 +1,18 @@
-// kernels_avx512.c: x86-64 kernels for CPUs with AVX-512 (F) besides AVX2,
-// FMA and F16C. This file alone is compiled with -mavx512f (and the AVX2
-// flags); kernels_select() only hands its table out when the CPU reports
-// AVX-512F and the OS saves the 512-bit registers.
+// kernels_avx512.c: x86-64 kernels for CPUs with AVX-512 F and VNNI besides
+// AVX2, FMA and F16C (Cascade Lake, Ice Lake, Sapphire Rapids, Zen 4). The
+// kernels_avx512*.c files alone are compiled with those flags;
+// kernels_select() only hands this table out when the CPU reports them and
+// the OS saves the 512-bit registers.
 //
-// Only prefill changes: its GEMM (gemm_x86.h) is bound by the FMA units, and
+// Prefill changes, for every weight type: quantized weights in
+// kernels_avx512_quant.c, F32 and F16 here. Their GEMM (gemm_x86.h) is bound by the FMA units, and
 // 16-float vectors do twice the work per instruction. Panels are 48 rows x
 // 128 inputs (24 KiB, in L1) and tiles 8 tokens x 48 rows: 24 accumulators,
 // 3 weight vectors and a broadcast of the 32 registers, 24 FMAs for 11
 // loads per input. Decode is bound by memory, and the AVX2 matrix-vector
-// kernels already stream at its speed; they, the quantized kernels and the
-// row operations are the AVX2 table's.
+// kernels already stream at its speed (a 512-bit F16 version measured the
+// same, an AVX-512 VNNI Q4_0/Q8_0 one no faster); they and the row
+// operations are the AVX2 table's.
 #include "kernels.h"
 #include "util.h"
 
@@ -46,7 +49,7 @@ static void matmul_f16(float *out, int ldo, const float *x, int ldx, const void 
 const kernel_table kernels_avx512 = {
     .name = "avx512",
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
-               [GGML_TYPE_Q8_0] = avx2_matmul_q8_0, [GGML_TYPE_Q4_0] = avx2_matmul_q4_0},
+               [GGML_TYPE_Q8_0] = avx512_matmul_q8_0, [GGML_TYPE_Q4_0] = avx512_matmul_q4_0},
     .dot_f32 = avx2_dot_f32,
     .axpy_f32 = avx2_axpy_f32,
     .quantize_row_q8_0 = avx2_quantize_row_q8_0,
