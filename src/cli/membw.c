@@ -2,6 +2,7 @@
 #include "membw.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,7 +162,15 @@ membw_probe *membw_probe_start(int n_threads) {
 }
 
 int membw_probe_passes(membw_probe *p, int n, double *gbs) {
-    if (!p || n <= 0 || write(p->to, &n, sizeof n) != (ssize_t)sizeof n) return 0;
+    if (!p || n <= 0) return 0;
+    // a child that died must not take this process with it: SIGPIPE is
+    // ignored for the write, which then fails with EPIPE
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    ssize_t wr = write(p->to, &n, sizeof n);
+    sigaction(SIGPIPE, &old, NULL);
+    if (wr != (ssize_t)sizeof n) return 0;
     int got = 0;
     while (got < n && read(p->from, &gbs[got], sizeof gbs[got]) == (ssize_t)sizeof gbs[got]) got++;
     return got;
