@@ -20,9 +20,10 @@
 //     every lane: that is subtracted, then the lane is scaled by the two
 //     scales in float and accumulated.
 // A register tile is 8 rows x 16 tokens. The work per row and block (its
-// scale, its sum, Q4_0's widening) is done once per call, shared by every
-// group of tokens; the activations of SEGB blocks of up to TMAX tokens are
-// packed into a stack buffer (64 KiB) that stays in L2.
+// scale, its sum, Q4_0's widening) is done once per TMAX tokens (once per
+// call in prefill of up to 128 tokens), shared by every group of tokens;
+// the activations of SEGB blocks of up to TMAX tokens are packed into a
+// stack buffer (64 KiB) that stays in L2.
 #include "kernels.h"
 #include "util.h"
 
@@ -39,21 +40,33 @@
 // Transposes 16 rows x 8 int32 (z[p] = [row p | row p + 8], rows in the low
 // and high 256 bits) into 8 vectors of 16: out[j] lane t = row t's word j.
 // Three rounds; round k swaps bit k of the vector index with bit k of the
-// lane index (a 2-source permutation per pair of vectors).
-static void transpose16x8(__m512i z[8]) {
+// lane index (a 2-source permutation per pair of vectors, whose indices are
+// made once per call by transpose_indices).
+typedef struct {
+    __m512i a[3], b[3];  // round k: where the lower and the upper vector of a pair take their lanes from
+} transpose_idx;
+
+static transpose_idx transpose_indices(void) {
+    transpose_idx ti;
     for (int k = 0; k < 3; k++) {
-        int bit = 1 << k;
-        int ia[16], ib[16];
+        int bit = 1 << k, ia[16], ib[16];
         for (int l = 0; l < 16; l++) {
             ia[l] = (l & bit) ? 16 + (l & ~bit) : l;
             ib[l] = (l & bit) ? 16 + l : (l | bit);
         }
-        __m512i idx_a = _mm512_loadu_si512(ia), idx_b = _mm512_loadu_si512(ib);
+        ti.a[k] = _mm512_loadu_si512(ia), ti.b[k] = _mm512_loadu_si512(ib);
+    }
+    return ti;
+}
+
+static inline void transpose16x8(const transpose_idx *ti, __m512i z[8]) {
+    for (int k = 0; k < 3; k++) {
+        int bit = 1 << k;
         for (int p = 0; p < 8; p++) {
             if (p & bit) continue;
             __m512i a = z[p], b = z[p | bit];
-            z[p] = _mm512_permutex2var_epi32(a, idx_a, b);
-            z[p | bit] = _mm512_permutex2var_epi32(a, idx_b, b);
+            z[p] = _mm512_permutex2var_epi32(a, ti->a[k], b);
+            z[p | bit] = _mm512_permutex2var_epi32(a, ti->b[k], b);
         }
     }
 }
@@ -66,6 +79,7 @@ typedef struct {
 // Tokens [t0, t0 + nt) and blocks [b0, b0 + nb) of x (T rows of nbr blocks).
 static void pack_acts(act_pack *ap, const block_q8_0 *x, int nbr, int t0, int nt, int b0, int nb) {
     const __m256i flip = _mm256_set1_epi8((char)0x80);
+    const transpose_idx ti = transpose_indices();
     for (int g = 0; g * TV < nt; g++)
         for (int b = 0; b < nb; b++) {
             __m256i r[16];
@@ -79,7 +93,7 @@ static void pack_acts(act_pack *ap, const block_q8_0 *x, int nbr, int t0, int nt
             }
             __m512i z[8];
             for (int p = 0; p < 8; p++) z[p] = _mm512_inserti64x4(_mm512_castsi256_si512(r[p]), r[p + 8], 1);
-            transpose16x8(z);
+            transpose16x8(&ti, z);
             for (int j = 0; j < 8; j++) ap->q[g][b][j] = z[j];
             ap->d[g][b] = _mm512_loadu_ps(d);
         }
