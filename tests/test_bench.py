@@ -16,17 +16,10 @@ import struct
 import subprocess
 import sys
 
+from checks import check, counts
+
 gpt, model, work = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(work, exist_ok=True)
-failures = checks = 0
-
-
-def check(cond, msg):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
 
 
 # ---- the tensor table of a GGUF file ------------------------------------------------------
@@ -187,5 +180,6 @@ for args, needle in ((["bench"], "no model given"), (["bench", "-m", model, "-p"
     check(p.returncode == 1 and len(errors) == 1 and needle in errors[0] and p.stdout == b"",
           f"gpt {' '.join(args)}: exit {p.returncode}, stderr {err!r}, want one 'gpt: ...{needle}...' line")
 
+checks, failures = counts()
 print(f"test_bench: {checks} checks, {failures} failures")
 sys.exit(1 if failures else 0)

@@ -11,16 +11,9 @@ import re
 import subprocess
 import sys
 
+from checks import check, counts
+
 gpt, model = sys.argv[1], sys.argv[2]
-failures = checks = 0
-
-
-def check(cond, msg):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
 
 
 def run(*args):
@@ -67,5 +60,6 @@ top = max(range(len(logits)), key=lambda i: logits[i])
 check(first is not None and first[0] == top, f"greedy chose {first}, the argmax of the logits is {top}")
 check(first is not None and abs(first[1] - 1.0 / z) < 1e-4, f"--probs says {first}, softmax gives {1.0 / z:.6f}")
 
+checks, failures = counts()
 print(f"{checks - failures} passed, {failures} failed")
 sys.exit(1 if failures else 0)
