@@ -257,6 +257,15 @@ int main(int argc, char **argv) {
         }
         printf("checking the %s kernels against the scalar ones\n", k->name);
         check_matmuls(k);
+#if defined(__x86_64__)
+        if (strcmp(k->name, "neon") != 0) {  // the F32 decode loop's other prefetch setting too
+            int chosen = avx2_f32_decode_prefetch;
+            avx2_f32_decode_prefetch = !chosen;
+            printf("checking the %s matrix products with the F32 decode prefetch %s\n", k->name, chosen ? "off" : "on");
+            check_matmuls(k);
+            avx2_f32_decode_prefetch = chosen;
+        }
+#endif
         check_vectors(k);
         check_gelu(k);
         check_softmax(k);

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,32 @@ static int cpu_has_avx512(void) {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return (lo & 0xE6) == 0xE6;
 }
+
+static int cpu_is_amd(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    char v[13];
+    memcpy(v, &b, 4), memcpy(v + 4, &d, 4), memcpy(v + 8, &c, 4), v[12] = 0;
+    return strcmp(v, "AuthenticAMD") == 0;
+}
+
+static pthread_once_t prefetch_once = PTHREAD_ONCE_INIT;
+
+static void choose_decode_prefetch(void) {
+    const char *env = getenv("GPT_DECODE_PREFETCH");
+    if (env && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0)) avx2_f32_decode_prefetch = env[0] == '1';
+    else avx2_f32_decode_prefetch = !cpu_is_amd();
+}
 #endif
+
+const char *kernels_f32_decode_prefetch(void) {
+#if defined(__x86_64__)
+    pthread_once(&prefetch_once, choose_decode_prefetch);
+    return avx2_f32_decode_prefetch ? "on" : "off";
+#else
+    return "on";
+#endif
+}
 
 const kernel_table *kernels_by_name(const char *name) {
     if (strcmp(name, "scalar") == 0) return &kernels_scalar;
@@ -48,6 +74,7 @@ const kernel_table *kernels_by_name(const char *name) {
 }
 
 const kernel_table *kernels_select(void) {
+    kernels_f32_decode_prefetch();
     const char *env = getenv("GPT_KERNELS");
     if (env && *env) {
         const kernel_table *k = kernels_by_name(env);

@@ -79,6 +79,9 @@ void avx2_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *
 void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                       size_t w_row_bytes, int T, int K, int n0, int n1);
 void avx2_quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
+// Whether the F32 matrix-vector loop prefetches its weights in software
+// (default 1); kernels_select() sets it once for the CPU.
+extern int avx2_f32_decode_prefetch;
 #endif
 #if defined(__aarch64__)
 extern const kernel_table kernels_neon;
@@ -86,7 +89,13 @@ extern const kernel_table kernels_neon;
 
 // The table the CPU supports best, or the scalar one when the environment
 // variable GPT_KERNELS=scalar is set (tests use it to exercise the fallback).
+// On x86-64 it also decides, once per process, whether the F32 decode loop
+// prefetches in software: not on AMD CPUs, whose hardware prefetchers do
+// better alone; GPT_DECODE_PREFETCH=0 or 1 overrides.
 const kernel_table *kernels_select(void);
+// "on" or "off": what kernels_select() chose for the F32 decode prefetch
+// (always "on" where there is no such choice)
+const char *kernels_f32_decode_prefetch(void);
 // A table by name ("scalar", "avx2", "avx512", "neon"), if this CPU can run it.
 const kernel_table *kernels_by_name(const char *name);
 

@@ -62,9 +62,19 @@ DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
 // (2 KiB); prefetches that skip the caches (NTA) lost 30%. Reading past a
 // row is reading the next row: rows follow each other in memory, and a
 // prefetch past the end of the mapping does not fault.
+//
+// F32 is the exception on AMD Zen 3 (2-core EPYC, KVM): there its hardware
+// prefetchers keep up with the one stream alone, and the software
+// prefetches cost time: 124M F32 decode, 2 threads, the same binary with and
+// without them, interleaved rounds (median of the paired ratios): +18% (7
+// rounds), +10% (9) and +8% (7, GPT_DECODE_PREFETCH=0 against =1) without,
+// 1 thread +13% (5); F16 was 4% slower without (7). So whether the F32 loop
+// prefetches is chosen at start-up (kernels_select: off on AMD CPUs, on
+// elsewhere, GPT_DECODE_PREFETCH=0|1 overrides) through this flag.
 #define GEMV_PF 8192
+int avx2_f32_decode_prefetch = 1;
 
-#define DEFINE_MATMUL(SUFFIX, WT, LOADV, LOADS, PF_LINES)                                               \
+#define DEFINE_MATMUL(SUFFIX, WT, LOADV, LOADS, PF_LINES, PF_ON)                                               \
     /* out[t][n] for one weight row and one token, any K */                                            \
     static inline float dot1_##SUFFIX(const WT *w, const float *x, int K) {                            \
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                     \
@@ -81,12 +91,12 @@ DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
     /* matrix-vector: one row at a time, 64 inputs per step in 8 accumulators, \
        so that the weights stream through memory in order, one sequential     \
        stream per thread, as the hardware prefetchers like best */            \
-    static inline float dot8_##SUFFIX(const WT *w, const float *x, int K) {                            \
+    static inline float dot8_##SUFFIX(const WT *w, const float *x, int K, int pf_lines) {              \
         __m256 a[8];                                                                                   \
         for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();                                        \
         int k = 0;                                                                                     \
         for (; k + 64 <= K; k += 64) {                                                                 \
-            for (int l = 0; l < PF_LINES; l++) /* the weights 8 KiB ahead, see GEMV_PF */                \
+            for (int l = 0; l < pf_lines; l++) /* the weights 8 KiB ahead, see GEMV_PF */                \
                 _mm_prefetch((const char *)(w + k) + GEMV_PF + 64 * l, _MM_HINT_T1);                   \
             for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(LOADV(w + k + 8 * i), load8_f32(x + k + 8 * i), a[i]); \
         }                                                                                              \
@@ -99,7 +109,10 @@ DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
     }                                                                                                  \
     static void gemv_##SUFFIX(float *out, const float *x, const uint8_t *w, size_t rs, int K, int n0,  \
                               int n1) {                                                                \
-        for (int n = n0; n < n1; n++) out[n] = dot8_##SUFFIX((const WT *)(w + (size_t)n * rs), x, K);  \
+        if (PF_ON) /* two loops, so that each inlines dot8 with a constant line count */                \
+            for (int n = n0; n < n1; n++) out[n] = dot8_##SUFFIX((const WT *)(w + (size_t)n * rs), x, K, PF_LINES); \
+        else                                                                                           \
+            for (int n = n0; n < n1; n++) out[n] = dot8_##SUFFIX((const WT *)(w + (size_t)n * rs), x, K, 0); \
     }                                                                                                  \
     /* one RB x TB tile: rows n..n+RB-1, tokens t..t+TB-1 */                                           \
     static inline void tile_##SUFFIX(float *out, int ldo, const float *x, int ldx, const uint8_t *w,   \
@@ -154,8 +167,8 @@ DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
             for (int t = 0; t < T; t++) gemv_##SUFFIX(out + (size_t)t * ldo, x + (size_t)t * ldx, w, rs, K, n0, n1); \
     }
 
-DEFINE_MATMUL(f32, float, load8_f32, load1_f32, 4)
-DEFINE_MATMUL(f16, uint16_t, load8_f16, load1_f16, 2)
+DEFINE_MATMUL(f32, float, load8_f32, load1_f32, 4, avx2_f32_decode_prefetch)
+DEFINE_MATMUL(f16, uint16_t, load8_f16, load1_f16, 2, 1)
 
 float avx2_dot_f32(const float *a, const float *b, int n) { return dot1_f32(a, b, n); }
 
