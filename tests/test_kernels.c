@@ -126,9 +126,9 @@ static void check_matmuls(const kernel_table *k) {
         }
         // K: below one vector, odd, several cache blocks plus a tail; quantized: whole blocks only
         static const int Kf[] = {1, 7, 8, 13, 64, 100, 777};
-        static const int Kq[] = {32, 96, 800};
+        static const int Kq[] = {32, 96, 512, 800};
         const int *Ks = is_quant(type) ? Kq : Kf;
-        int nK = is_quant(type) ? 3 : 7;
+        int nK = is_quant(type) ? (int)(sizeof Kq / sizeof Kq[0]) : (int)(sizeof Kf / sizeof Kf[0]);
         for (int ki = 0; ki < nK; ki++)
             for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
                 int K = Ks[ki], T = Ts[ti];
@@ -258,12 +258,12 @@ int main(int argc, char **argv) {
         printf("checking the %s kernels against the scalar ones\n", k->name);
         check_matmuls(k);
 #if defined(__x86_64__)
-        if (strcmp(k->name, "neon") != 0) {  // the F32 decode loop's other prefetch setting too
-            int chosen = avx2_f32_decode_prefetch;
-            avx2_f32_decode_prefetch = !chosen;
-            printf("checking the %s matrix products with the F32 decode prefetch %s\n", k->name, chosen ? "off" : "on");
+        if (strcmp(k->name, "neon") != 0) {  // the decode kernels of the other avx2_decode_rowwise setting too
+            int chosen = avx2_decode_rowwise;
+            avx2_decode_rowwise = !chosen;
+            printf("checking the %s matrix products with avx2_decode_rowwise = %d\n", k->name, !chosen);
             check_matmuls(k);
-            avx2_f32_decode_prefetch = chosen;
+            avx2_decode_rowwise = chosen;
         }
 #endif
         check_vectors(k);

@@ -350,7 +350,7 @@ typedef struct {
     double membw, membw_best;  // GB/s: median and best pass, the tests' own passes included in the best
     int membw_threads;
     const char *kernels;
-    const char *f32_decode_prefetch;  // "on"/"off": kernels_f32_decode_prefetch()
+    int decode_rowwise;  // kernels_decode_rowwise()
 } machine_info;
 
 static void summarize_membw(machine_info *mc, const bench_result *rs, int n_rs) {
@@ -378,8 +378,7 @@ static void print_json(const model_info *mi, const bench_result *r, const machin
            (unsigned long long)mi->n_params);
     printf("    \"backends\": \"CPU\",\n    \"kernels\": ");
     json_string(mc->kernels);
-    printf(",\n    \"f32_decode_prefetch\": ");
-    json_string(mc->f32_decode_prefetch);
+    printf(",\n    \"decode_rowwise\": %s", mc->decode_rowwise ? "true" : "false");
     printf(",\n    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n", r->n_threads, r->n_prompt, r->n_gen);
     printf("    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n",
            r->avg_ns, r->sd_ns, r->avg_ts, r->sd_ts);
@@ -486,7 +485,7 @@ int cmd_bench(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
     machine_info mc = {.membw_threads = physical_cores(), .kernels = kernels_select()->name,
-                       .f32_decode_prefetch = kernels_f32_decode_prefetch()};
+                       .decode_rowwise = kernels_decode_rowwise()};
     for (int i = 0; i < a.n_threads; i++)
         if (a.threads[i] > mc.membw_threads) mc.membw_threads = (int)a.threads[i];
     fprintf(stderr, "gpt bench: measuring the read bandwidth with %d threads ...\n", mc.membw_threads);
@@ -527,9 +526,9 @@ int cmd_bench(int argc, char **argv) {
         for (int i = 0; i < n_rs; i++) print_json(&mis[rs[i].model], &rs[i], &mc, i == 0);
         printf("\n]\n");
     } else {
-        printf("gpt %s, kernels %s (F32 decode prefetch %s), memory read bandwidth %.2f GB/s median, %.2f best "
+        printf("gpt %s, kernels %s (decode row-wise: %s), memory read bandwidth %.2f GB/s median, %.2f best "
                "(%d threads, %d passes before and after the tests, one around each timed generation run)\n\n",
-               GPT_VERSION, mc.kernels, mc.f32_decode_prefetch, mc.membw, mc.membw_best, mc.membw_threads, mc.n_passes);
+               GPT_VERSION, mc.kernels, mc.decode_rowwise ? "yes" : "no", mc.membw, mc.membw_best, mc.membw_threads, mc.n_passes);
         if (n_rs) print_header();
         for (int i = 0; i < n_rs; i++) print_row(&mis[rs[i].model], &rs[i], &mc);
         printf("\nroof: decode GB/s over the median of the bandwidth passes around the test's own runs; best:\n"

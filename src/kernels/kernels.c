@@ -43,21 +43,21 @@ static int cpu_is_amd(void) {
     return strcmp(v, "AuthenticAMD") == 0;
 }
 
-static pthread_once_t prefetch_once = PTHREAD_ONCE_INIT;
+static pthread_once_t rowwise_once = PTHREAD_ONCE_INIT;
 
-static void choose_decode_prefetch(void) {
-    const char *env = getenv("GPT_DECODE_PREFETCH");
-    if (env && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0)) avx2_f32_decode_prefetch = env[0] == '1';
-    else avx2_f32_decode_prefetch = !cpu_is_amd();
+static void choose_decode_rowwise(void) {
+    const char *env = getenv("GPT_DECODE_ROWWISE");
+    if (env && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0)) avx2_decode_rowwise = env[0] == '1';
+    else avx2_decode_rowwise = cpu_is_amd();
 }
 #endif
 
-const char *kernels_f32_decode_prefetch(void) {
+int kernels_decode_rowwise(void) {
 #if defined(__x86_64__)
-    pthread_once(&prefetch_once, choose_decode_prefetch);
-    return avx2_f32_decode_prefetch ? "on" : "off";
+    pthread_once(&rowwise_once, choose_decode_rowwise);
+    return avx2_decode_rowwise;
 #else
-    return "on";
+    return 0;
 #endif
 }
 
@@ -74,7 +74,7 @@ const kernel_table *kernels_by_name(const char *name) {
 }
 
 const kernel_table *kernels_select(void) {
-    kernels_f32_decode_prefetch();
+    kernels_decode_rowwise();
     const char *env = getenv("GPT_KERNELS");
     if (env && *env) {
         const kernel_table *k = kernels_by_name(env);

@@ -79,9 +79,11 @@ void avx2_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *
 void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                       size_t w_row_bytes, int T, int K, int n0, int n1);
 void avx2_quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
-// Whether the F32 matrix-vector loop prefetches its weights in software
-// (default 1); kernels_select() sets it once for the CPU.
-extern int avx2_f32_decode_prefetch;
+// Decode (matrix-vector) reads each thread's weight rows one after another,
+// as AMD's hardware prefetchers follow best: the F32 loop without software
+// prefetches, Q8_0 one row at a time instead of 8 interleaved rows. 0 by
+// default (tuned on an Intel Xeon); kernels_select() sets it once for the CPU.
+extern int avx2_decode_rowwise;
 #endif
 #if defined(__aarch64__)
 extern const kernel_table kernels_neon;
@@ -89,13 +91,11 @@ extern const kernel_table kernels_neon;
 
 // The table the CPU supports best, or the scalar one when the environment
 // variable GPT_KERNELS=scalar is set (tests use it to exercise the fallback).
-// On x86-64 it also decides, once per process, whether the F32 decode loop
-// prefetches in software: not on AMD CPUs, whose hardware prefetchers do
-// better alone; GPT_DECODE_PREFETCH=0 or 1 overrides.
+// On x86-64 it also sets avx2_decode_rowwise, once per process: on AMD CPUs,
+// or as GPT_DECODE_ROWWISE=0|1 says.
 const kernel_table *kernels_select(void);
-// "on" or "off": what kernels_select() chose for the F32 decode prefetch
-// (always "on" where there is no such choice)
-const char *kernels_f32_decode_prefetch(void);
+// What kernels_select() chose for avx2_decode_rowwise (0 where there is no such choice)
+int kernels_decode_rowwise(void);
 // A table by name ("scalar", "avx2", "avx512", "neon"), if this CPU can run it.
 const kernel_table *kernels_by_name(const char *name);
 

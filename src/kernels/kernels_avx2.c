@@ -67,12 +67,11 @@ DEFINE_GEMM(f16, uint16_t, load8_f16, load1_f16)
 // prefetchers keep up with the one stream alone, and the software
 // prefetches cost time: 124M F32 decode, 2 threads, the same binary with and
 // without them, interleaved rounds (median of the paired ratios): +18% (7
-// rounds), +10% (9) and +8% (7, GPT_DECODE_PREFETCH=0 against =1) without,
-// 1 thread +13% (5); F16 was 4% slower without (7). So whether the F32 loop
-// prefetches is chosen at start-up (kernels_select: off on AMD CPUs, on
-// elsewhere, GPT_DECODE_PREFETCH=0|1 overrides) through this flag.
+// rounds), +10% (9) and +8% (7) without, 1 thread +13% (5); F16 was 4%
+// slower without (7). So with avx2_decode_rowwise (kernels.h: set on AMD
+// CPUs) the F32 loop does not prefetch.
 #define GEMV_PF 8192
-int avx2_f32_decode_prefetch = 1;
+int avx2_decode_rowwise = 0;
 
 #define DEFINE_MATMUL(SUFFIX, WT, LOADV, LOADS, PF_LINES, PF_ON)                                               \
     /* out[t][n] for one weight row and one token, any K */                                            \
@@ -167,7 +166,7 @@ int avx2_f32_decode_prefetch = 1;
             for (int t = 0; t < T; t++) gemv_##SUFFIX(out + (size_t)t * ldo, x + (size_t)t * ldx, w, rs, K, n0, n1); \
     }
 
-DEFINE_MATMUL(f32, float, load8_f32, load1_f32, 4, avx2_f32_decode_prefetch)
+DEFINE_MATMUL(f32, float, load8_f32, load1_f32, 4, !avx2_decode_rowwise)
 DEFINE_MATMUL(f16, uint16_t, load8_f16, load1_f16, 2, 1)
 
 float avx2_dot_f32(const float *a, const float *b, int n) { return dot1_f32(a, b, n); }

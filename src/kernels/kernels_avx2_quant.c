@@ -259,6 +259,58 @@ static void gemv_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t 
     }
 }
 
+// ---- decode, row by row (AMD): 8 blocks of one row at a time -----------------
+
+// The arithmetic above with rows and blocks swapped: hsum8x8 reduces 8
+// consecutive blocks of one row instead of one block of 8 rows, and those
+// blocks' 8 weight scales meet their 8 activation scales (contiguous in d[])
+// in one multiply. A thread then reads its rows one after another, one
+// sequential stream, prefetched RPF bytes ahead into L2. On AMD Zen 3 (2-core
+// EPYC, KVM), 124M Q8_0 decode with 2 threads, interleaved rounds against
+// the 8-row kernel: +10%, +18%, +15% and +4% (medians of 7 paired rounds).
+// It costs more per block when the weights come from cache (one horizontal
+// sum per row: 13% slower on rows of 8 blocks, K = 256), so rows of fewer
+// than ROWWISE_MIN_BLOCKS blocks keep the 8-row kernel.
+#define RPF 8192
+#define RPF_LINES 5  // 8 blocks = 272 bytes per step
+#define ROWWISE_MIN_BLOCKS 16
+
+static inline int hsum_epi32(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    return _mm_cvtsi128_si32(h);
+}
+
+static void gemv_rows_q8_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
+                           int n1, int first) {
+    _Alignas(32) float d[SEG];
+    unpack_token(x, b0, nb, 0, d, NULL);
+    x += b0;
+    for (int n = n0; n < n1; n++) {
+        const block_q8_0 *r = (const block_q8_0 *)(w + (size_t)n * rs) + b0;
+        __m256 acc = _mm256_setzero_ps();
+        int b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            for (int l = 0; l < RPF_LINES; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
+            __m256i s = hsum8x8(dot_s8s8(load32(r[b].qs), load32(x[b].qs)),
+                                dot_s8s8(load32(r[b + 1].qs), load32(x[b + 1].qs)),
+                                dot_s8s8(load32(r[b + 2].qs), load32(x[b + 2].qs)),
+                                dot_s8s8(load32(r[b + 3].qs), load32(x[b + 3].qs)),
+                                dot_s8s8(load32(r[b + 4].qs), load32(x[b + 4].qs)),
+                                dot_s8s8(load32(r[b + 5].qs), load32(x[b + 5].qs)),
+                                dot_s8s8(load32(r[b + 6].qs), load32(x[b + 6].qs)),
+                                dot_s8s8(load32(r[b + 7].qs), load32(x[b + 7].qs)));
+            __m256 dw = load8_f16(r[b].d, r[b + 1].d, r[b + 2].d, r[b + 3].d, r[b + 4].d, r[b + 5].d, r[b + 6].d,
+                                  r[b + 7].d);
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(d + b)), _mm256_cvtepi32_ps(s), acc);
+        }
+        float sum = hsum_ps(acc);
+        for (; b < nb; b++) sum += f16(r[b].d) * d[b] * (float)hsum_epi32(dot_s8s8(load32(r[b].qs), load32(x[b].qs)));
+        out[n] = (first ? 0.0f : out[n]) + sum;
+    }
+}
+
 typedef void (*gemv_fn)(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
                         int n1, int first);
 
@@ -388,6 +440,7 @@ static void matmul_quant(gemv_fn gemv, group_fn group, float *out, int ldo, cons
     const block_q8_0 *x = xq;
     int nb = K / QK;
     if (T == 1) {
+        if (gemv == gemv_q8_0 && avx2_decode_rowwise && nb >= ROWWISE_MIN_BLOCKS) gemv = gemv_rows_q8_0;
         gemv_all(gemv, out, x, w, rs, K, n0, n1);
         return;
     }
