@@ -81,7 +81,7 @@ void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *
 void avx2_quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
 // Decode (matrix-vector) reads each thread's weight rows one after another,
 // as AMD's hardware prefetchers follow best: the F32 loop without software
-// prefetches, Q8_0 one row at a time instead of 8 interleaved rows. 0 by
+// prefetches, Q8_0 and Q4_0 one row at a time instead of 8 interleaved rows. 0 by
 // default (tuned on an Intel Xeon); kernels_select() sets it once for the CPU.
 extern int avx2_decode_rowwise;
 #endif

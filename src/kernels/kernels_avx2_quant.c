@@ -266,13 +266,15 @@ static void gemv_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t 
 // blocks' 8 weight scales meet their 8 activation scales (contiguous in d[])
 // in one multiply. A thread then reads its rows one after another, one
 // sequential stream, prefetched RPF bytes ahead into L2. On AMD Zen 3 (2-core
-// EPYC, KVM), 124M Q8_0 decode with 2 threads, interleaved rounds against
-// the 8-row kernel: +10%, +18%, +15% and +4% (medians of 7 paired rounds).
-// It costs more per block when the weights come from cache (one horizontal
-// sum per row: 13% slower on rows of 8 blocks, K = 256), so rows of fewer
-// than ROWWISE_MIN_BLOCKS blocks keep the 8-row kernel.
+// EPYC, KVM), 124M decode against the 8-row kernels, medians of 7 paired
+// interleaved rounds: Q8_0 2 threads +10%, +18%, +15%, +4%, +12%, 1 thread
+// -8% (5 rounds); Q4_0 2 threads +12%, +6%, -1%, +5%, 1 thread +11% (5).
+// Kept for both, as the default thread count is the cores. It costs more per
+// block when the weights come from cache (one horizontal sum per row: Q8_0
+// 13% and Q4_0 21% slower on rows of 8 blocks, K = 256), so rows of fewer
+// than ROWWISE_MIN_BLOCKS blocks keep the 8-row kernels.
 #define RPF 8192
-#define RPF_LINES 5  // 8 blocks = 272 bytes per step
+#define RPF_LINES 5  // Q8_0: 8 blocks = 272 bytes per step (Q4_0: 144, 3 lines)
 #define ROWWISE_MIN_BLOCKS 16
 
 static inline int hsum_epi32(__m256i v) {
@@ -307,6 +309,51 @@ static void gemv_rows_q8_0(float *out, const block_q8_0 *x, const uint8_t *w, si
         }
         float sum = hsum_ps(acc);
         for (; b < nb; b++) sum += f16(r[b].d) * d[b] * (float)hsum_epi32(dot_s8s8(load32(r[b].qs), load32(x[b].qs)));
+        out[n] = (first ? 0.0f : out[n]) + sum;
+    }
+}
+
+// Q4_0 row by row: two blocks of the row per vector (q4_two_rows' halves)
+// against the activations packed once per call in the same pairs, pk[i] =
+// blocks 2i and 2i+1: [x(2i)[0..15] | x(2i+1)[0..15]] and the same for
+// [16..31]. The lanes come out in the block order 0 2 4 6 1 3 5 7, so the
+// activation scales and sums are stored in that order, 8 per 8 blocks.
+static void gemv_rows_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
+                           int n1, int first) {
+    static const int lane_block[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+    _Alignas(32) __m256i pk[SEG / 2][2];
+    _Alignas(32) float d[SEG];
+    _Alignas(32) int s8[SEG];
+    int nb8 = nb / 8 * 8;
+    x += b0;
+    for (int b = 0; b < nb8; b += 2) {
+        pk[b / 2][0] = _mm256_loadu2_m128i((const __m128i *)x[b + 1].qs, (const __m128i *)x[b].qs);
+        pk[b / 2][1] = _mm256_loadu2_m128i((const __m128i *)(x[b + 1].qs + 16), (const __m128i *)(x[b].qs + 16));
+    }
+    for (int b = 0; b < nb; b++) {  // the tail's blocks (past nb8) in plain order
+        int src = b < nb8 ? b / 8 * 8 + lane_block[b % 8] : b;
+        d[b] = f16(x[src].d);
+        s8[b] = sum8_q8(x[src].qs);
+    }
+    for (int n = n0; n < n1; n++) {
+        const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0;
+        __m256 acc = _mm256_setzero_ps();
+        int b = 0;
+        for (; b < nb8; b += 8) {
+            for (int l = 0; l < 3; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);  // 144 bytes
+            __m256i(*p)[2] = pk + b / 2;
+            __m256i s = sum_pairs64(sum_pairs32(q4_two_rows(r[b].qs, r[b + 1].qs, p[0][0], p[0][1]),
+                                                q4_two_rows(r[b + 2].qs, r[b + 3].qs, p[1][0], p[1][1])),
+                                    sum_pairs32(q4_two_rows(r[b + 4].qs, r[b + 5].qs, p[2][0], p[2][1]),
+                                                q4_two_rows(r[b + 6].qs, r[b + 7].qs, p[3][0], p[3][1])));
+            s = _mm256_sub_epi32(s, _mm256_load_si256((const __m256i *)(s8 + b)));
+            __m256 dw = load8_f16(r[b].d, r[b + 2].d, r[b + 4].d, r[b + 6].d, r[b + 1].d, r[b + 3].d, r[b + 5].d,
+                                  r[b + 7].d);
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(d + b)), _mm256_cvtepi32_ps(s), acc);
+        }
+        float sum = hsum_ps(acc);
+        for (; b < nb; b++)
+            sum += f16(r[b].d) * d[b] * (float)(hsum_epi32(dot_u8s8(q4_nibbles(r[b].qs), load32(x[b].qs))) - s8[b]);
         out[n] = (first ? 0.0f : out[n]) + sum;
     }
 }
@@ -441,6 +488,7 @@ static void matmul_quant(gemv_fn gemv, group_fn group, float *out, int ldo, cons
     int nb = K / QK;
     if (T == 1) {
         if (gemv == gemv_q8_0 && avx2_decode_rowwise && nb >= ROWWISE_MIN_BLOCKS) gemv = gemv_rows_q8_0;
+        if (gemv == gemv_q4_0 && avx2_decode_rowwise && nb >= ROWWISE_MIN_BLOCKS) gemv = gemv_rows_q4_0;
         gemv_all(gemv, out, x, w, rs, K, n0, n1);
         return;
     }
