@@ -116,13 +116,15 @@ static inline __m256 load8_f16(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h
 }
 
 // 8 * (sum of the 32 activations of a block)
-static inline int sum8_q8(const int8_t *qs) {
-    __m256i s = dot_u8s8(_mm256_set1_epi8(8), load32(qs));
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+// the sum of the 8 int32 lanes
+static inline int hsum_epi32(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
     return _mm_cvtsi128_si32(h);
 }
+
+static inline int sum8_q8(const int8_t *qs) { return hsum_epi32(dot_u8s8(_mm256_set1_epi8(8), load32(qs))); }
 
 // ---- decode: one token, 8 rows at a time --------------------------------------
 
@@ -274,15 +276,9 @@ static void gemv_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t 
 // 13% and Q4_0 21% slower on rows of 8 blocks, K = 256), so rows of fewer
 // than ROWWISE_MIN_BLOCKS blocks keep the 8-row kernels.
 #define RPF 8192
-#define RPF_LINES 5  // Q8_0: 8 blocks = 272 bytes per step (Q4_0: 144, 3 lines)
+#define RPF_LINES_Q8 5  // lines per step of 8 blocks: Q8_0 272 bytes
+#define RPF_LINES_Q4 3  // Q4_0 144 bytes
 #define ROWWISE_MIN_BLOCKS 16
-
-static inline int hsum_epi32(__m256i v) {
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
-    return _mm_cvtsi128_si32(h);
-}
 
 static void gemv_rows_q8_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
                            int n1, int first) {
@@ -294,7 +290,7 @@ static void gemv_rows_q8_0(float *out, const block_q8_0 *x, const uint8_t *w, si
         __m256 acc = _mm256_setzero_ps();
         int b = 0;
         for (; b + 8 <= nb; b += 8) {
-            for (int l = 0; l < RPF_LINES; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
+            for (int l = 0; l < RPF_LINES_Q8; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
             __m256i s = hsum8x8(dot_s8s8(load32(r[b].qs), load32(x[b].qs)),
                                 dot_s8s8(load32(r[b + 1].qs), load32(x[b + 1].qs)),
                                 dot_s8s8(load32(r[b + 2].qs), load32(x[b + 2].qs)),
@@ -340,7 +336,7 @@ static void gemv_rows_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, si
         __m256 acc = _mm256_setzero_ps();
         int b = 0;
         for (; b < nb8; b += 8) {
-            for (int l = 0; l < 3; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);  // 144 bytes
+            for (int l = 0; l < RPF_LINES_Q4; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
             __m256i(*p)[2] = pk + b / 2;
             __m256i s = sum_pairs64(sum_pairs32(q4_two_rows(r[b].qs, r[b + 1].qs, p[0][0], p[0][1]),
                                                 q4_two_rows(r[b + 2].qs, r[b + 3].qs, p[1][0], p[1][1])),
@@ -481,15 +477,15 @@ typedef void (*group_fn)(float *out, int ldo, const block_q8_0 *const *xt, int t
 
 // ---- the table entries ----------------------------------------------------------
 
-static void matmul_quant(gemv_fn gemv, group_fn group, float *out, int ldo, const void *xq, const void *wv,
+// gemv_rows: the row-by-row decode kernel used instead of gemv where
+// avx2_decode_rowwise says so
+static void matmul_quant(gemv_fn gemv, gemv_fn gemv_rows, group_fn group, float *out, int ldo, const void *xq, const void *wv,
                          size_t rs, int T, int K, int n0, int n1) {
     const uint8_t *w = wv;
     const block_q8_0 *x = xq;
     int nb = K / QK;
     if (T == 1) {
-        if (gemv == gemv_q8_0 && avx2_decode_rowwise && nb >= ROWWISE_MIN_BLOCKS) gemv = gemv_rows_q8_0;
-        if (gemv == gemv_q4_0 && avx2_decode_rowwise && nb >= ROWWISE_MIN_BLOCKS) gemv = gemv_rows_q4_0;
-        gemv_all(gemv, out, x, w, rs, K, n0, n1);
+        gemv_all(avx2_decode_rowwise && nb >= ROWWISE_MIN_BLOCKS ? gemv_rows : gemv, out, x, w, rs, K, n0, n1);
         return;
     }
     for (int c0 = n0; c0 < n1; c0 += CHUNK) {
@@ -511,14 +507,14 @@ void avx2_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *
                       size_t w_row_bytes, int T, int K, int n0, int n1) {
     (void)x;
     (void)ldx;
-    matmul_quant(gemv_q8_0, group_q8_0, out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
+    matmul_quant(gemv_q8_0, gemv_rows_q8_0, group_q8_0, out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
 }
 
 void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                       size_t w_row_bytes, int T, int K, int n0, int n1) {
     (void)x;
     (void)ldx;
-    matmul_quant(gemv_q4_0, group_q4_0, out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
+    matmul_quant(gemv_q4_0, gemv_rows_q4_0, group_q4_0, out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
 }
 
 // ---- activation quantizer ---------------------------------------------------------
