@@ -13,7 +13,7 @@
 // vector used MR times and each broadcast activation NV times, no
 // horizontal sums. Blocks of KB inputs (input_block) keep the activations
 // the tokens share (T x KB floats) in L2 while every panel of rows passes
-// through them. The next panel's weights are fetched into L2 while this one
+// through them. The next panel's weights are fetched into cache while this one
 // computes.
 //
 // The including file defines, before including this:
@@ -118,10 +118,16 @@ static void tile_packed_m(int m, float *out, int ldo, const float *x, int ldx, c
 
 // The weights the next panel will pack: n_rows rows of row_lines cache lines,
 // rs bytes apart. They come from memory (a prompt reads every weight once),
-// so they are fetched into L2 a few lines per register tile while this
-// panel computes, and packing finds them there. The position advances line
+// so they are fetched a few lines per register tile while this panel
+// computes, and packing finds them in cache. The position advances line
 // by line: no division per prefetch (two of them per line cost a tenth of
 // the GEMM's time).
+//
+// PANEL_PF_HINT is the cache level they go to: L2 unless the including file
+// says otherwise (kernels_avx512.c asks for L1).
+#ifndef PANEL_PF_HINT
+#define PANEL_PF_HINT _MM_HINT_T1
+#endif
 typedef struct {
     const uint8_t *rows;
     size_t rs;
@@ -131,7 +137,7 @@ typedef struct {
 
 static inline void prefetch_panel_lines(next_panel *np, int count) {
     for (; count > 0 && np->row < np->n_rows; count--) {
-        _mm_prefetch((const char *)np->rows + (size_t)np->row * np->rs + (size_t)np->line * 64, _MM_HINT_T1);
+        _mm_prefetch((const char *)np->rows + (size_t)np->row * np->rs + (size_t)np->line * 64, PANEL_PF_HINT);
         if (++np->line == np->row_lines) np->line = 0, np->row++;
     }
 }
