@@ -230,6 +230,12 @@ static void softmax_scaled(float *s, int n, float scale) {
     for (int p = 0; p < n; p++) s[p] *= inv;
 }
 
+// Where head h of layer l starts in k_cache and v_cache: (n_ctx, hd) floats.
+static size_t kv_head(const gpt_context *c, int l, int h) {
+    int NH = c->m->hp.n_head;
+    return ((size_t)l * NH + h) * c->n_ctx * (size_t)(c->m->hp.n_embd / NH);
+}
+
 // Queries [t0, t1) of one head:
 //   S (m, npos) = Q (m, hd) K^T          K: the head's cache rows 0..npos-1
 //   softmax of each row over the positions it may see (later ones zeroed)
@@ -238,17 +244,17 @@ static void softmax_scaled(float *s, int n, float scale) {
 // a few masked positions, computed and then zeroed. Both products go
 // through the F32 matmul kernel, S V against c->vt (the values transposed
 // once per layer by kv_append_worker); one query (decode) instead sums the
-// value rows weighted by S with axpy, reading the cache once, in order. The cache keeps each
-// head's positions contiguous so that decode reads both in one sequential
-// stream per head: with the keys (L, n_ctx, C) and the values transposed
-// (L, C, n_ctx), 64 floats or npos floats at a time from rows kilobytes
-// apart, attention took 6% of 124M Q8_0 and 11% of Q4_0 decode time at
-// tg128 (measured by leaving it out; Zen 4, 2 threads).
+// value rows weighted by S with axpy, reading the cache once, in order.
+// The cache keeps each head's positions contiguous so that decode reads it
+// as one sequential stream per head: with the keys (L, n_ctx, C) and the
+// values transposed (L, C, n_ctx), 64 floats or npos floats at a time from
+// rows kilobytes apart, attention took 6% of 124M Q8_0 and 11% of Q4_0
+// decode time at tg128 (measured by leaving it out; Zen 4, 2 threads).
 static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int t1, float *S) {
     const gpt_hparams *hp = &c->m->hp;
     int C = hp->n_embd, hd = C / hp->n_head, m = t1 - t0, npos = at->pos0 + t1;
     matmul_fn mm = c->k->matmul[GGML_TYPE_F32] ? c->k->matmul[GGML_TYPE_F32] : kernels_scalar.matmul[GGML_TYPE_F32];
-    size_t head = ((size_t)at->layer * hp->n_head + h) * c->n_ctx * hd;
+    size_t head = kv_head(c, at->layer, h);
     const float *kc = c->k_cache + head, *vc = c->v_cache + head;
     const float *q = c->qkv + (size_t)t0 * 3 * C + (size_t)h * hd;
     mm(S, npos, q, 3 * C, NULL, kc, (size_t)hd * sizeof(float), m, hd, 0, npos);
@@ -315,14 +321,15 @@ static void kv_append_worker(void *arg, int ith, int nth) {
     int C = c->m->hp.n_embd, NH = c->m->hp.n_head, hd = C / NH, T = kv->T, h0, h1;
     pool_split(NH, ith, nth, 1, &h0, &h1);
     for (int h = h0; h < h1; h++) {
-        size_t at = (((size_t)kv->layer * NH + h) * c->n_ctx + c->n_past) * hd;
+        size_t head = kv_head(c, kv->layer, h);
         for (int t = 0; t < T; t++) {
             const float *qkv = c->qkv + (size_t)t * 3 * C + (size_t)h * hd;
-            memcpy(c->k_cache + at + (size_t)t * hd, qkv + C, (size_t)hd * sizeof(float));
-            memcpy(c->v_cache + at + (size_t)t * hd, qkv + 2 * C, (size_t)hd * sizeof(float));
+            size_t row = head + (size_t)(c->n_past + t) * hd;
+            memcpy(c->k_cache + row, qkv + C, (size_t)hd * sizeof(float));
+            memcpy(c->v_cache + row, qkv + 2 * C, (size_t)hd * sizeof(float));
         }
         if (T == 1) continue;
-        const float *v = c->v_cache + at - (size_t)c->n_past * hd;
+        const float *v = c->v_cache + head;
         int npos = c->n_past + T;
         for (int d = 0; d < hd; d++) {
             float *row = c->vt + ((size_t)h * hd + d) * c->n_ctx;
