@@ -45,8 +45,6 @@ struct gpt_context {
     float *att;                // (B, C) attention output before the projection
     float *ffn;                // (B, F)
     float *scores;             // (n_threads, QB, n_ctx) attention weights per thread
-    float *vt;                 // (C, n_ctx) prefill: this layer's values transposed, row h*hd + d holds
-                               // channel d of head h at every position, the rows of a matmul
     void *xq;                  // (B, max(C, F) / 32) Q8_0 blocks: activations for quantized weights
     float *logits;             // (logits_cap, V)
     int logits_cap;
@@ -73,26 +71,12 @@ typedef struct {
     atomic_int next;      // the first row nobody has taken
 } matmul_task;
 
-// GELU over one row. The tanh form uses the identity
-//   0.5 v (1 + tanh(u)) = v / (1 + exp(-2u)),  u = sqrt(2/pi) (v + 0.044715 v^3),
-// the same function through exp, which costs a fraction of tanhf (glibc's
-// tanhf goes through expm1f: it was a fifth of a 124M prefill) and is more
-// accurate: 1 + tanh(u) cancels for negative v, 1 + exp(-2u) never does.
-// A kernel table may have it in SIMD; this loop is the portable version.
+// GELU over one row: the exact erf form in C (GPT-2 checkpoints use the tanh
+// form; erf is there for models trained with HF's "gelu"), the tanh form by
+// the kernel table.
 static void gelu(const kernel_table *k, float *x, int n, int use_erf) {
-    if (use_erf) {
-        gelu_row(x, n, 1);
-        return;
-    }
-    if (k->gelu_tanh_f32) {
-        k->gelu_tanh_f32(x, n);
-        return;
-    }
-    const float s2 = 2.0f * 0.79788456080286536f;  // 2 sqrt(2 / pi)
-    for (int i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = v / (1.0f + expf(-s2 * (v + 0.044715f * v * v * v)));
-    }
+    if (use_erf) gelu_row(x, n, 1);
+    else KERNEL(k, gelu_tanh_f32)(x, n);
 }
 
 // Rows [n0, n1) of the product, then their bias, GELU or residual add.
@@ -214,22 +198,6 @@ typedef struct {
     atomic_int next;  // the next (block of queries, head) item
 } attn_task;
 
-// scores (n) = softmax(scores * scale) in place, the row of one query.
-static void softmax_scaled(float *s, int n, float scale) {
-    float max = -INFINITY;
-    for (int p = 0; p < n; p++) {
-        s[p] *= scale;
-        if (s[p] > max) max = s[p];
-    }
-    float sum = 0.0f;
-    for (int p = 0; p < n; p++) {
-        s[p] = expf(s[p] - max);
-        sum += s[p];
-    }
-    float inv = 1.0f / sum;
-    for (int p = 0; p < n; p++) s[p] *= inv;
-}
-
 // Where head h of layer l starts in k_cache and v_cache: (n_ctx, hd) floats.
 static size_t kv_head(const gpt_context *c, int l, int h) {
     int NH = c->m->hp.n_head;
@@ -241,10 +209,9 @@ static size_t kv_head(const gpt_context *c, int l, int h) {
 //   softmax of each row over the positions it may see (later ones zeroed)
 //   O (m, hd)   = S V                   V: the head's cache rows 0..npos-1
 // npos = pos0 + t1 covers the last query; earlier queries of the block get
-// a few masked positions, computed and then zeroed. Both products go
-// through the F32 matmul kernel, S V against c->vt (the values transposed
-// once per layer by kv_append_worker); one query (decode) instead sums the
-// value rows weighted by S with axpy, reading the cache once, in order.
+// a few masked positions, computed and then zeroed. Q K^T goes through the
+// F32 matmul kernel (the keys are its weight rows), S V through
+// weighted_rows_f32, which reads the value rows as the cache holds them.
 // The cache keeps each head's positions contiguous so that decode reads it
 // as one sequential stream per head: with the keys (L, n_ctx, C) and the
 // values transposed (L, C, n_ctx), 64 floats or npos floats at a time from
@@ -252,29 +219,21 @@ static size_t kv_head(const gpt_context *c, int l, int h) {
 // decode time at tg128 (measured by leaving it out; Zen 4, 2 threads).
 static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int t1, float *S) {
     const gpt_hparams *hp = &c->m->hp;
+    const kernel_table *k = c->k;
     int C = hp->n_embd, hd = C / hp->n_head, m = t1 - t0, npos = at->pos0 + t1;
-    matmul_fn mm = c->k->matmul[GGML_TYPE_F32] ? c->k->matmul[GGML_TYPE_F32] : kernels_scalar.matmul[GGML_TYPE_F32];
     size_t head = kv_head(c, at->layer, h);
-    const float *kc = c->k_cache + head, *vc = c->v_cache + head;
     const float *q = c->qkv + (size_t)t0 * 3 * C + (size_t)h * hd;
-    mm(S, npos, q, 3 * C, NULL, kc, (size_t)hd * sizeof(float), m, hd, 0, npos);
+    KERNEL(k, matmul[GGML_TYPE_F32])(S, npos, q, 3 * C, NULL, c->k_cache + head, (size_t)hd * sizeof(float), m, hd, 0,
+                                     npos);
     float scale = 1.0f / sqrtf((float)hd);
     for (int i = 0; i < m; i++) {
         float *s = S + (size_t)i * npos;
         int seen = at->pos0 + t0 + i + 1;  // positions 0..pos of query t0 + i
-        if (c->k->softmax_f32) c->k->softmax_f32(s, seen, scale);
-        else softmax_scaled(s, seen, scale);
+        KERNEL(k, softmax_f32)(s, seen, scale);
         memset(s + seen, 0, (size_t)(npos - seen) * sizeof(float));
     }
     float *o = c->att + (size_t)t0 * C + (size_t)h * hd;
-    if (m == 1) {
-        void (*axpy)(float *, float, const float *, int) = c->k->axpy_f32 ? c->k->axpy_f32 : kernels_scalar.axpy_f32;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p < npos; p++) axpy(o, S[p], vc + (size_t)p * hd, hd);
-        return;
-    }
-    const float *vt = c->vt + (size_t)h * hd * c->n_ctx;
-    mm(o, C, S, npos, NULL, vt, (size_t)c->n_ctx * sizeof(float), m, npos, 0, hd);
+    KERNEL(k, weighted_rows_f32)(o, C, S, npos, c->v_cache + head, m, npos, hd);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {
@@ -313,8 +272,7 @@ typedef struct {
 } kv_task;
 
 // Append k and v of the batch to layer's cache at positions n_past ..
-// n_past + T - 1; each thread takes a share of the heads. A batch (prefill)
-// also gets the heads' values transposed into c->vt, every position so far.
+// n_past + T - 1; each thread takes a share of the heads.
 static void kv_append_worker(void *arg, int ith, int nth) {
     kv_task *kv = arg;
     gpt_context *c = kv->c;
@@ -327,13 +285,6 @@ static void kv_append_worker(void *arg, int ith, int nth) {
             size_t row = head + (size_t)(c->n_past + t) * hd;
             memcpy(c->k_cache + row, qkv + C, (size_t)hd * sizeof(float));
             memcpy(c->v_cache + row, qkv + 2 * C, (size_t)hd * sizeof(float));
-        }
-        if (T == 1) continue;
-        const float *v = c->v_cache + head;
-        int npos = c->n_past + T;
-        for (int d = 0; d < hd; d++) {
-            float *row = c->vt + ((size_t)h * hd + d) * c->n_ctx;
-            for (int p = 0; p < npos; p++) row[p] = v[(size_t)p * hd + d];
         }
     }
 }
@@ -394,7 +345,7 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
     size_t C = (size_t)hp->n_embd, F = (size_t)hp->n_ff, B = (size_t)c->batch, L = (size_t)hp->n_layer;
     size_t nth = (size_t)pool_size(c->pool), maxk = C > F ? C : F;
     size_t kv = L * (size_t)n_ctx * C;
-    size_t floats = 2 * kv + B * (C + C + 3 * C + C + F) + (nth * QB + C) * (size_t)n_ctx;
+    size_t floats = 2 * kv + B * (C + C + 3 * C + C + F) + nth * QB * (size_t)n_ctx;
     size_t xq_bytes = B * (maxk / QK + 1) * sizeof(block_q8_0);
     // huge pages where the kernel gives them: every token's attention walks
     // the cache of every layer, a few KiB per head, fewer TLB misses
@@ -420,7 +371,6 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
     c->att = p, p += B * C;
     c->ffn = p, p += B * F;
     c->scores = p, p += nth * QB * (size_t)n_ctx;
-    c->vt = p, p += C * (size_t)n_ctx;
     c->xq = p;
     *out = c;
     return 0;

@@ -116,33 +116,54 @@ static void test_quantize(void) {
     }
 }
 
-// ---- dot and axpy -------------------------------------------------------------------
+// ---- dot and attention's S V ---------------------------------------------------------
 
-static void test_dot_axpy(void) {
+static void test_dot(void) {
     static const int ns[] = {0, 1, 3, 4, 7, 15, 16, 17, 33, 768, 1001};
     for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
         int n = ns[i];
         float *a = xmalloc((size_t)n * 4), *b = xmalloc((size_t)n * 4);
-        float *y0 = xmalloc((size_t)n * 4), *y1 = xmalloc((size_t)n * 4);
         fill(a, (size_t)n, 1.0f);
         fill(b, (size_t)n, 2.0f);
         double mag = 0.0;
         for (int k = 0; k < n; k++) mag += fabs((double)a[k] * b[k]);
         float r = ref->dot_f32(a, b, n), v = neon->dot_f32(a, b, n);
         CHECK(fabs((double)r - v) <= 1e-5 * mag, "dot_f32 n=%d: %.9g (scalar) vs %.9g (neon)", n, r, v);
-        fill(y0, (size_t)n, 1.0f);
-        memcpy(y1, y0, (size_t)n * 4);
-        float s = rnd_unit() * 3.0f;
-        ref->axpy_f32(y0, s, a, n);
-        neon->axpy_f32(y1, s, a, n);
-        for (int k = 0; k < n; k++)  // FMA vs multiply-then-add: one rounding apart
-            CHECK(fabsf(y0[k] - y1[k]) <= 1e-6f * (fabsf(y0[k]) + fabsf(s * a[k])), "axpy_f32 n=%d [%d]: %.9g vs %.9g",
-                  n, k, y0[k], y1[k]);
         free(a);
         free(b);
-        free(y0);
-        free(y1);
     }
+}
+
+// out[i][d] = sum_p s[i][p] v[p][d] for one query and blocks of queries, channel
+// counts on and off the 4, 16 and 64 blocks, against the sum in double
+static void test_weighted_rows(void) {
+    static const int ms[] = {1, 3, 4, 9}, nposs[] = {1, 7, 130}, ns[] = {3, 4, 16, 20, 64, 100};
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 3; b++)
+            for (size_t c = 0; c < 6; c++) {
+                int m = ms[a], npos = nposs[b], n = ns[c], lds = npos + 1, ldo = n + 2;
+                float *s = xmalloc((size_t)m * lds * 4), *v = xmalloc((size_t)npos * n * 4);
+                float *out = xmalloc((size_t)m * ldo * 4);
+                fill(s, (size_t)m * lds, 1.0f);
+                fill(v, (size_t)npos * n, 3.0f);
+                for (int k = 0; k < m * ldo; k++) out[k] = -7.0f;
+                neon->weighted_rows_f32(out, ldo, s, lds, v, m, npos, n);
+                int bad = 0;
+                for (int i = 0; i < m; i++)
+                    for (int d = 0; d < ldo; d++) {
+                        float got = out[(size_t)i * ldo + d];
+                        double r = 0, mag = 0;
+                        for (int p = 0; p < npos && d < n; p++) {
+                            double t = (double)s[(size_t)i * lds + p] * v[(size_t)p * n + d];
+                            r += t, mag += fabs(t);
+                        }
+                        bad += d < n ? !(fabs(got - r) <= 1e-6 * mag + 1e-30) : got != -7.0f;
+                    }
+                CHECK(bad == 0, "weighted_rows_f32 m=%d npos=%d n=%d: %d values off or written outside", m, npos, n, bad);
+                free(s);
+                free(v);
+                free(out);
+            }
 }
 
 // ---- matrix products -----------------------------------------------------------------
@@ -296,14 +317,15 @@ int main(void) {
     CHECK(strcmp(neon->name, "neon") == 0, "table name '%s'", neon->name);
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
     for (int i = 0; i < 4; i++) CHECK(neon->matmul[types[i]] != NULL, "no NEON matmul for type %u", types[i]);
-    CHECK(neon->dot_f32 && neon->axpy_f32 && neon->quantize_row_q8_0, "NULL entries in the NEON table");
+    CHECK(neon->dot_f32 && neon->weighted_rows_f32 && neon->quantize_row_q8_0, "NULL entries in the NEON table");
     if (failures) return 1;
     CHECK(kernels_by_name("neon") == neon, "kernels_by_name(\"neon\") is not the NEON table");
     const char *env = getenv("GPT_KERNELS");
     if (!env || !*env) CHECK(kernels_select() == neon, "kernels_select() is '%s', not neon", kernels_select()->name);
 
     test_quantize();
-    test_dot_axpy();
+    test_dot();
+    test_weighted_rows();
     test_float_matmul();
     test_quant_matmul();
 #if defined(__ARM_FEATURE_DOTPROD)

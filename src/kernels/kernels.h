@@ -38,20 +38,26 @@ typedef struct {
     matmul_fn matmul[GGML_TYPE_BF16 + 1];  // indexed by ggml type; NULL if unsupported
     // dot of two F32 vectors of length n
     float (*dot_f32)(const float *a, const float *b, int n);
-    // y[i] += a * x[i]
-    void (*axpy_f32)(float *y, float a, const float *x, int n);
+    // out (m, ldo) [i][d] = sum_{p < npos} s[i][p] v[p][d] for d < n; s (m, lds),
+    // v (npos, n) contiguous rows. Attention's S V: one head's weights for m
+    // queries times its cached values, read as the cache holds them.
+    void (*weighted_rows_f32)(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n);
     // quantize one row of n (multiple of 32) floats to Q8_0 blocks
     void (*quantize_row_q8_0)(const float *x, block_q8_0 *y, int n);
     // x (n) = GELU(x), GPT-2's tanh approximation, as the equal
-    // x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))). Optional: when NULL,
-    // forward.c computes the same with expf.
+    // x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))).
     void (*gelu_tanh_f32)(float *x, int n);
     // x (n) = softmax(scale * x): exp(scale x_i - max) / sum, one query's
-    // attention weights. Optional: when NULL, forward.c's loop with expf.
+    // attention weights.
     void (*softmax_f32)(float *x, int n, float scale);
+    // A SIMD table may leave any of these NULL: callers then take
+    // kernels_scalar's, which has them all (KERNEL() below).
+
 } kernel_table;
 
 extern const kernel_table kernels_scalar;
+// Entry e of table k, or the scalar table's when k has none
+#define KERNEL(k, e) ((k)->e ? (k)->e : kernels_scalar.e)
 #if defined(__x86_64__)
 extern const kernel_table kernels_avx2;
 // AVX-512 (F and VNNI, with AVX2, FMA and F16C): its own prefill GEMMs for
@@ -69,7 +75,7 @@ void avx2_matmul_f32(float *out, int ldo, const float *x, int ldx, const void *x
 void avx2_matmul_f16(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                      size_t w_row_bytes, int T, int K, int n0, int n1);
 float avx2_dot_f32(const float *a, const float *b, int n);
-void avx2_axpy_f32(float *y, float a, const float *x, int n);
+void avx2_weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n);
 void avx2_gelu_tanh_f32(float *x, int n);
 void avx2_softmax_f32(float *x, int n, float scale);
 // kernels_avx2_quant.c: quantized weights x Q8_0 activations, and a SIMD

@@ -278,10 +278,60 @@ static void matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void
 
 static float dot_f32(const float *a, const float *b, int n) { return dot1_f32(a, b, n); }
 
-static void axpy_f32(float *y, float a, const float *x, int n) {
+// Attention's S V, o[d] = sum_p s[p] v[p][d], for one query from channel d0
+// on: blocks of 64 channels in 16 accumulators, the value rows read once, in
+// order (decode).
+static void weighted_rows1(float *o, const float *s, const float *v, int npos, int n, int d0) {
+    int d = d0;
+    for (; d + 64 <= n; d += 64) {
+        float32x4_t acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = vdupq_n_f32(0.0f);
+        for (int p = 0; p < npos; p++) {
+            const float *vp = v + (size_t)p * n + d;
+            for (int j = 0; j < 16; j++) acc[j] = vfmaq_n_f32(acc[j], load_f32(vp + 4 * j), s[p]);
+        }
+        for (int j = 0; j < 16; j++) vst1q_f32(o + d + 4 * j, acc[j]);
+    }
+    for (; d + 4 <= n; d += 4) {
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (int p = 0; p < npos; p++) acc = vfmaq_n_f32(acc, load_f32(v + (size_t)p * n + d), s[p]);
+        vst1q_f32(o + d, acc);
+    }
+    for (; d < n; d++) {
+        float a = 0.0f;
+        for (int p = 0; p < npos; p++) a += s[p] * v[(size_t)p * n + d];
+        o[d] = a;
+    }
+}
+
+// Four queries x 16 channels per tile (prefill): 16 accumulators, each value
+// vector used by the four queries.
+static void weighted_rows4(float *out, int ldo, const float *s, int lds, const float *v, int npos, int n) {
+    int d = 0;
+    for (; d + 16 <= n; d += 16) {
+        float32x4_t acc[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.0f);
+        for (int p = 0; p < npos; p++) {
+            const float *vp = v + (size_t)p * n + d;
+            float32x4_t vv[4];
+            for (int j = 0; j < 4; j++) vv[j] = load_f32(vp + 4 * j);
+            for (int i = 0; i < 4; i++) {
+                float w = s[(size_t)i * lds + p];
+                for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_n_f32(acc[i][j], vv[j], w);
+            }
+        }
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) vst1q_f32(out + (size_t)i * ldo + d + 4 * j, acc[i][j]);
+    }
+    if (d < n)
+        for (int i = 0; i < 4; i++) weighted_rows1(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, d);
+}
+
+static void weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n) {
     int i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(load_f32(y + i), load_f32(x + i), a));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 4 <= m; i += 4) weighted_rows4(out + (size_t)i * ldo, ldo, s + (size_t)i * lds, lds, v, npos, n);
+    for (; i < m; i++) weighted_rows1(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, 0);
 }
 
 // The scalar kernel's rounding, exactly: amax by FMAXNM (ignores NaN like
@@ -313,6 +363,6 @@ const kernel_table kernels_neon = {
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = matmul_q8_0, [GGML_TYPE_Q4_0] = matmul_q4_0},
     .dot_f32 = dot_f32,
-    .axpy_f32 = axpy_f32,
+    .weighted_rows_f32 = weighted_rows_f32,
     .quantize_row_q8_0 = quantize_row_q8_0,
 };
