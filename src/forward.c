@@ -262,7 +262,7 @@ static void embed(gpt_context *c, const int32_t *ids, int T) {
         const gpt_matrix *te = &m->token_embd, *pe = &m->position_embd;
         dequantize_row(te->type, (const uint8_t *)te->data + (size_t)ids[t] * te->row_bytes, x, C);
         dequantize_row(pe->type, (const uint8_t *)pe->data + (size_t)(c->n_past + t) * pe->row_bytes, row, C);
-        for (int i = 0; i < C; i++) x[i] += row[i];
+        add_bias_row(x, row, C);  // x += the position's row
     }
 }
 

@@ -116,23 +116,7 @@ static void test_quantize(void) {
     }
 }
 
-// ---- dot and attention's S V ---------------------------------------------------------
-
-static void test_dot(void) {
-    static const int ns[] = {0, 1, 3, 4, 7, 15, 16, 17, 33, 768, 1001};
-    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
-        int n = ns[i];
-        float *a = xmalloc((size_t)n * 4), *b = xmalloc((size_t)n * 4);
-        fill(a, (size_t)n, 1.0f);
-        fill(b, (size_t)n, 2.0f);
-        double mag = 0.0;
-        for (int k = 0; k < n; k++) mag += fabs((double)a[k] * b[k]);
-        float r = ref->dot_f32(a, b, n), v = neon->dot_f32(a, b, n);
-        CHECK(fabs((double)r - v) <= 1e-5 * mag, "dot_f32 n=%d: %.9g (scalar) vs %.9g (neon)", n, r, v);
-        free(a);
-        free(b);
-    }
-}
+// ---- attention's S V ---------------------------------------------------------
 
 // out[i][d] = sum_p s[i][p] v[p][d] for one query and blocks of queries, channel
 // counts on and off the 4, 16 and 64 blocks, against the sum in double
@@ -317,14 +301,13 @@ int main(void) {
     CHECK(strcmp(neon->name, "neon") == 0, "table name '%s'", neon->name);
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
     for (int i = 0; i < 4; i++) CHECK(neon->matmul[types[i]] != NULL, "no NEON matmul for type %u", types[i]);
-    CHECK(neon->dot_f32 && neon->weighted_rows_f32 && neon->quantize_row_q8_0, "NULL entries in the NEON table");
+    CHECK(neon->weighted_rows_f32 && neon->quantize_row_q8_0, "NULL entries in the NEON table");
     if (failures) return 1;
     CHECK(kernels_by_name("neon") == neon, "kernels_by_name(\"neon\") is not the NEON table");
     const char *env = getenv("GPT_KERNELS");
     if (!env || !*env) CHECK(kernels_select() == neon, "kernels_select() is '%s', not neon", kernels_select()->name);
 
     test_quantize();
-    test_dot();
     test_weighted_rows();
     test_float_matmul();
     test_quant_matmul();

@@ -36,8 +36,6 @@ typedef void (*matmul_fn)(float *out, int ldo, const float *x, int ldx, const vo
 typedef struct {
     const char *name;                // "scalar", "avx2", "avx512", "neon"
     matmul_fn matmul[GGML_TYPE_BF16 + 1];  // indexed by ggml type; NULL if unsupported
-    // dot of two F32 vectors of length n
-    float (*dot_f32)(const float *a, const float *b, int n);
     // out (m, ldo) [i][d] = sum_{p < npos} s[i][p] v[p][d] for d < n; s (m, lds),
     // v (npos, n) contiguous rows. Attention's S V: one head's weights for m
     // queries times its cached values, read as the cache holds them.
@@ -74,7 +72,6 @@ void avx2_matmul_f32(float *out, int ldo, const float *x, int ldx, const void *x
                      size_t w_row_bytes, int T, int K, int n0, int n1);
 void avx2_matmul_f16(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                      size_t w_row_bytes, int T, int K, int n0, int n1);
-float avx2_dot_f32(const float *a, const float *b, int n);
 void avx2_weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n);
 void avx2_gelu_tanh_f32(float *x, int n);
 void avx2_softmax_f32(float *x, int n, float scale);

@@ -169,8 +169,6 @@ int avx2_decode_rowwise = 0;
 DEFINE_MATMUL(f32, float, load8_f32, load1_f32, 4, !avx2_decode_rowwise)
 DEFINE_MATMUL(f16, uint16_t, load8_f16, load1_f16, 2, 1)
 
-float avx2_dot_f32(const float *a, const float *b, int n) { return dot1_f32(a, b, n); }
-
 // ---- attention's S V ---------------------------------------------------------------
 
 // One query, channels d0 .. n-1: o[d] = sum_p s[p] v[p][d]. Blocks of 64
@@ -327,7 +325,6 @@ const kernel_table kernels_avx2 = {
     .name = "avx2",
     .matmul = {[GGML_TYPE_F32] = avx2_matmul_f32, [GGML_TYPE_F16] = avx2_matmul_f16,
                [GGML_TYPE_Q8_0] = avx2_matmul_q8_0, [GGML_TYPE_Q4_0] = avx2_matmul_q4_0},
-    .dot_f32 = avx2_dot_f32,
     .weighted_rows_f32 = avx2_weighted_rows_f32,
     .quantize_row_q8_0 = avx2_quantize_row_q8_0,
     .gelu_tanh_f32 = avx2_gelu_tanh_f32,

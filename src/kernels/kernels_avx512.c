@@ -59,7 +59,6 @@ const kernel_table kernels_avx512 = {
     .name = "avx512",
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = avx512_matmul_q8_0, [GGML_TYPE_Q4_0] = avx512_matmul_q4_0},
-    .dot_f32 = avx2_dot_f32,
     .weighted_rows_f32 = avx2_weighted_rows_f32,
     .quantize_row_q8_0 = avx2_quantize_row_q8_0,
     .gelu_tanh_f32 = avx2_gelu_tanh_f32,

@@ -276,8 +276,6 @@ static void matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void
 
 // ---- vector helpers and activation quantization ------------------------------------
 
-static float dot_f32(const float *a, const float *b, int n) { return dot1_f32(a, b, n); }
-
 // Attention's S V, o[d] = sum_p s[p] v[p][d], for one query from channel d0
 // on: blocks of 64 channels in 16 accumulators, the value rows read once, in
 // order (decode).
@@ -362,7 +360,6 @@ const kernel_table kernels_neon = {
     .name = "neon",
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = matmul_q8_0, [GGML_TYPE_Q4_0] = matmul_q4_0},
-    .dot_f32 = dot_f32,
     .weighted_rows_f32 = weighted_rows_f32,
     .quantize_row_q8_0 = quantize_row_q8_0,
 };

@@ -78,12 +78,6 @@ static void matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void
     }
 }
 
-static float dot_f32(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 static void weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n) {
     for (int i = 0; i < m; i++) {
         float *o = out + (size_t)i * ldo;
@@ -136,7 +130,6 @@ const kernel_table kernels_scalar = {
     .name = "scalar",
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = matmul_q8_0, [GGML_TYPE_Q4_0] = matmul_q4_0},
-    .dot_f32 = dot_f32,
     .weighted_rows_f32 = weighted_rows_f32,
     .quantize_row_q8_0 = quantize_row_q8_0_scalar,
     .gelu_tanh_f32 = gelu_tanh_f32,
