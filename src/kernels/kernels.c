@@ -25,12 +25,14 @@ static int cpu_has_avx2_fma_f16c(void) {
     return (b >> 5) & 1;
 }
 
-// AVX-512 F and VNNI (leaf 7 EBX bit 16, ECX bit 11) and the OS saving the
-// opmask and all 32 512-bit registers (XCR0 bits 5-7), on top of the AVX2 set.
+// AVX-512 F, BW, VL and VNNI (leaf 7 EBX bits 16, 30, 31, ECX bit 11) and the
+// OS saving the opmask and all 32 512-bit registers (XCR0 bits 5-7), on top
+// of the AVX2 set. Every CPU with VNNI has BW and VL.
 static int cpu_has_avx512(void) {
     if (!cpu_has_avx2_fma_f16c()) return 0;
     unsigned a, b, c, d, lo, hi;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1) || !((c >> 11) & 1)) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!((b >> 16) & 1) || !((b >> 30) & 1) || !((b >> 31) & 1) || !((c >> 11) & 1)) return 0;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return (lo & 0xE6) == 0xE6;
 }

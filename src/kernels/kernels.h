@@ -58,9 +58,9 @@ extern const kernel_table kernels_scalar;
 #define KERNEL(k, e) ((k)->e ? (k)->e : kernels_scalar.e)
 #if defined(__x86_64__)
 extern const kernel_table kernels_avx2;
-// AVX-512 (F and VNNI, with AVX2, FMA and F16C): its own prefill GEMMs for
-// every weight type (kernels_avx512.c, kernels_avx512_quant.c), the AVX2
-// kernels for everything else
+// AVX-512 (F, BW, VL and VNNI, with AVX2, FMA and F16C): its own prefill
+// GEMMs for every weight type (kernels_avx512.c, kernels_avx512_quant.c), a
+// VNNI Q4_0 decode kernel, the AVX2 kernels for everything else
 extern const kernel_table kernels_avx512;
 void avx512_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                         size_t w_row_bytes, int T, int K, int n0, int n1);
@@ -82,6 +82,10 @@ void avx2_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void *
 void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                       size_t w_row_bytes, int T, int K, int n0, int n1);
 void avx2_quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
+// ... and for the avx512 table (CPUs with AVX-512 F, VL, BW and VNNI): Q4_0
+// for T < 4 as avx2_matmul_q4_0, with a VNNI row-by-row decode kernel
+void avx512_matmul_q4_0_few(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                            size_t w_row_bytes, int T, int K, int n0, int n1);
 // Decode (matrix-vector) reads each thread's weight rows one after another,
 // as AMD's hardware prefetchers follow best: the F32 loop without software
 // prefetches, Q8_0 and Q4_0 one row at a time instead of 8 interleaved rows. 0 by

@@ -354,6 +354,66 @@ static void gemv_rows_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, si
     }
 }
 
+// ---- decode row by row with AVX-512 VNNI (the avx512 table's) --------------------
+
+// gemv_rows_q4_0 for CPUs with AVX-512 F, VL, BW and VNNI, compiled for them
+// by a target attribute (so that it shares this file's helpers); only the
+// avx512 table, which kernels_select() hands out on such CPUs, calls it.
+// Two changes, each fewer instructions per block where decode is bound by
+// them (one Zen 4 core streams Q4_0 rows at about 22 GB/s from L2):
+// vpdpbusd sums 4 products into an int32 lane, as maddubs + madd did (the
+// same exact integers); and the 8 weight scales of a step, 18 bytes apart,
+// come out of the step's first 128 bytes with one word permute (vpermt2w)
+// instead of 8 loads and 7 inserts.
+#define VNNI_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni")))
+VNNI_TARGET static inline __m256i q4_two_rows_vnni(const uint8_t *qa, const uint8_t *qb, __m256i alo, __m256i ahi) {
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    __m256i w = _mm256_loadu2_m128i((const __m128i *)qb, (const __m128i *)qa);  // [qa | qb]
+    __m256i lo = _mm256_and_si256(w, m), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m);
+    return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, alo), hi, ahi);
+}
+VNNI_TARGET static void gemv_rows_q4_0_vnni(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0,
+                                            int nb, int n0, int n1, int first) {
+    static const int lane_block[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+    _Alignas(32) __m256i pk[SEG / 2][2];
+    _Alignas(32) float d[SEG];
+    _Alignas(32) int s8[SEG];
+    int nb8 = nb / 8 * 8;
+    x += b0;
+    for (int b = 0; b < nb8; b += 2) {
+        pk[b / 2][0] = _mm256_loadu2_m128i((const __m128i *)x[b + 1].qs, (const __m128i *)x[b].qs);
+        pk[b / 2][1] = _mm256_loadu2_m128i((const __m128i *)(x[b + 1].qs + 16), (const __m128i *)(x[b].qs + 16));
+    }
+    for (int b = 0; b < nb; b++) {
+        int src = b < nb8 ? b / 8 * 8 + lane_block[b % 8] : b;
+        d[b] = f16(x[src].d);
+        s8[b] = sum8_q8(x[src].qs);
+    }
+    // words 9k hold block k's scale; in the lane order 0 2 4 6 1 3 5 7 of s
+    const __m512i sidx = _mm512_zextsi128_si512(_mm_setr_epi16(0, 18, 36, 54, 9, 27, 45, 63));
+    for (int n = n0; n < n1; n++) {
+        const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0;
+        __m256 acc = _mm256_setzero_ps();
+        int b = 0;
+        for (; b < nb8; b += 8) {
+            for (int l = 0; l < RPF_LINES_Q4; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
+            __m256i(*p)[2] = pk + b / 2;
+            __m256i s = sum_pairs64(sum_pairs32(q4_two_rows_vnni(r[b].qs, r[b + 1].qs, p[0][0], p[0][1]),
+                                                q4_two_rows_vnni(r[b + 2].qs, r[b + 3].qs, p[1][0], p[1][1])),
+                                    sum_pairs32(q4_two_rows_vnni(r[b + 4].qs, r[b + 5].qs, p[2][0], p[2][1]),
+                                                q4_two_rows_vnni(r[b + 6].qs, r[b + 7].qs, p[3][0], p[3][1])));
+            s = _mm256_sub_epi32(s, _mm256_load_si256((const __m256i *)(s8 + b)));
+            const uint8_t *rb = (const uint8_t *)(r + b);
+            __m512i sc = _mm512_permutex2var_epi16(_mm512_loadu_si512(rb), sidx, _mm512_loadu_si512(rb + 64));
+            __m256 dw = _mm256_cvtph_ps(_mm512_castsi512_si128(sc));
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(d + b)), _mm256_cvtepi32_ps(s), acc);
+        }
+        float sum = hsum_ps(acc);
+        for (; b < nb; b++)
+            sum += f16(r[b].d) * d[b] * (float)(hsum_epi32(dot_u8s8(q4_nibbles(r[b].qs), load32(x[b].qs))) - s8[b]);
+        out[n] = (first ? 0.0f : out[n]) + sum;
+    }
+}
 typedef void (*gemv_fn)(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
                         int n1, int first);
 
@@ -515,6 +575,15 @@ void avx2_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *
     (void)x;
     (void)ldx;
     matmul_quant(gemv_q4_0, gemv_rows_q4_0, group_q4_0, out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
+}
+
+// The same with the AVX-512 VNNI row-by-row decode kernel: the avx512 table's
+// Q4_0 product for fewer than 4 tokens
+void avx512_matmul_q4_0_few(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
+                            size_t w_row_bytes, int T, int K, int n0, int n1) {
+    (void)x;
+    (void)ldx;
+    matmul_quant(gemv_q4_0, gemv_rows_q4_0_vnni, group_q4_0, out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
 }
 
 // ---- activation quantizer ---------------------------------------------------------

@@ -1,6 +1,7 @@
-// kernels_avx512.c: x86-64 kernels for CPUs with AVX-512 F and VNNI besides
+// kernels_avx512.c: x86-64 kernels for CPUs with AVX-512 F, BW, VL and VNNI besides
 // AVX2, FMA and F16C (Cascade Lake, Ice Lake, Sapphire Rapids, Zen 4). The
-// kernels_avx512*.c files alone are compiled with those flags;
+// kernels_avx512*.c files (and, by a target attribute, one decode kernel in
+// kernels_avx2_quant.c) alone are compiled with those flags;
 // kernels_select() only hands this table out when the CPU reports them and
 // the OS saves the 512-bit registers.
 //
@@ -10,9 +11,10 @@
 // 128 inputs (24 KiB, in L1) and tiles 8 tokens x 48 rows: 24 accumulators,
 // 3 weight vectors and a broadcast of the 32 registers, 24 FMAs for 11
 // loads per input. Decode is bound by memory, and the AVX2 matrix-vector
-// kernels already stream at its speed (a 512-bit F16 version measured the
-// same, an AVX-512 VNNI Q4_0/Q8_0 one no faster); they and the row
-// operations are the AVX2 table's.
+// kernels mostly stream at its speed (a 512-bit F16 version measured the
+// same, on a Xeon an AVX-512 VNNI Q4_0/Q8_0 one no faster); they and the
+// row operations are the AVX2 table's, but for the row-by-row Q4_0 decode
+// kernel of AMD CPUs, which has a VNNI version (avx512_matmul_q4_0_few).
 #include "kernels.h"
 #include "util.h"
 

@@ -3,8 +3,8 @@
 // an integer GEMM over blocks of 32, as the AVX2 kernels compute it (the
 // activations quantized to Q8_0 by the caller, one scale per block on each
 // side), with 16 tokens in the 16 lanes of a vector. Decode (one to three
-// tokens) stays with the AVX2 matrix-vector kernels, which stream at memory
-// speed already.
+// tokens) stays with the AVX2 matrix-vector kernels, but for Q4_0's
+// row-by-row one, which has a VNNI version (kernels_avx2_quant.c).
 //
 // vpdpbusd multiplies 4 unsigned bytes of one operand with 4 signed bytes of
 // the other and adds the 4 products to an int32 lane, and its signed operand
@@ -219,6 +219,6 @@ void avx512_matmul_q8_0(float *out, int ldo, const float *x, int ldx, const void
 
 void avx512_matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                         size_t w_row_bytes, int T, int K, int n0, int n1) {
-    if (T < 4) avx2_matmul_q4_0(out, ldo, x, ldx, xq, w, w_row_bytes, T, K, n0, n1);
+    if (T < 4) avx512_matmul_q4_0_few(out, ldo, x, ldx, xq, w, w_row_bytes, T, K, n0, n1);
     else gemm_quant(pack_rows_q4, sizeof(block_q4_0), out, ldo, xq, w, w_row_bytes, T, K, n0, n1);
 }
