@@ -366,7 +366,10 @@ static void gemv_rows_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, si
 // come out of the step's first 128 bytes with one word permute (vpermt2w)
 // instead of 8 loads and 7 inserts. The same two changes to the Q8_0 row
 // kernel gained 5% from L2 and nothing end to end (one core streams Q8_0
-// rows at about the speed of memory already): not kept.
+// rows at about the speed of memory already): not kept. Nor were 512-bit
+// steps of 16 blocks (4 per vector): one core, rows in L2, no faster at
+// K = 3072 and 11% slower at K = 768 (the 512-bit operations take two of
+// Zen 4's 256-bit pipes, so fewer instructions did not mean less work).
 #define VNNI_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni")))
 VNNI_TARGET static inline __m256i q4_two_rows_vnni(const uint8_t *qa, const uint8_t *qb, __m256i alo, __m256i ahi) {
     const __m256i m = _mm256_set1_epi8(0x0F);
