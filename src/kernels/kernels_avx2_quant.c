@@ -309,50 +309,71 @@ static void gemv_rows_q8_0(float *out, const block_q8_0 *x, const uint8_t *w, si
     }
 }
 
+// The activations of a row kernel's blocks [0, nb) (x already at b0), once
+// per call: pk[i] = blocks 2i and 2i+1 as q4_two_rows meets them; their
+// scales d and sums s8 (8 x the sum of the block) in the lane order 0 2 4 6
+// 1 3 5 7 of each 8, the tail's blocks (past the last 8) in plain order.
+static inline void pack_q4_row_acts(const block_q8_0 *x, int nb, __m256i (*pk)[2], float *d, int *s8) {
+    static const int lane_block[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+    int nb8 = nb / 8 * 8;
+    for (int b = 0; b < nb8; b += 2) {
+        pk[b / 2][0] = _mm256_loadu2_m128i((const __m128i *)x[b + 1].qs, (const __m128i *)x[b].qs);
+        pk[b / 2][1] = _mm256_loadu2_m128i((const __m128i *)(x[b + 1].qs + 16), (const __m128i *)(x[b].qs + 16));
+    }
+    for (int b = 0; b < nb; b++) {
+        int src = b < nb8 ? b / 8 * 8 + lane_block[b % 8] : b;
+        d[b] = f16(x[src].d);
+        s8[b] = sum8_q8(x[src].qs);
+    }
+}
+
+// 8 weight scales of blocks b..b+7 in the lane order 0 2 4 6 1 3 5 7
+static inline __m256 q4_scales(const block_q4_0 *r) {
+    return load8_f16(r[0].d, r[2].d, r[4].d, r[6].d, r[1].d, r[3].d, r[5].d, r[7].d);
+}
+
 // Q4_0 row by row: two blocks of the row per vector (q4_two_rows' halves)
 // against the activations packed once per call in the same pairs, pk[i] =
 // blocks 2i and 2i+1: [x(2i)[0..15] | x(2i+1)[0..15]] and the same for
 // [16..31]. The lanes come out in the block order 0 2 4 6 1 3 5 7, so the
 // activation scales and sums are stored in that order, 8 per 8 blocks.
-static void gemv_rows_q4_0(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
-                           int n1, int first) {
-    static const int lane_block[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-    _Alignas(32) __m256i pk[SEG / 2][2];
-    _Alignas(32) float d[SEG];
-    _Alignas(32) int s8[SEG];
-    int nb8 = nb / 8 * 8;
-    x += b0;
-    for (int b = 0; b < nb8; b += 2) {
-        pk[b / 2][0] = _mm256_loadu2_m128i((const __m128i *)x[b + 1].qs, (const __m128i *)x[b].qs);
-        pk[b / 2][1] = _mm256_loadu2_m128i((const __m128i *)(x[b + 1].qs + 16), (const __m128i *)(x[b].qs + 16));
+// The kernel is written once for AVX2 and (further down) for AVX-512 VNNI:
+// TWO(qa, qb, alo, ahi) is q4_two_rows or its VNNI twin, SCALES(r)
+// q4_scales or its twin.
+#define DEFINE_Q4_ROWS(NAME, ATTR, TWO, SCALES)                                                         \
+    ATTR static void NAME(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0, \
+                          int n1, int first) {                                                          \
+        _Alignas(32) __m256i pk[SEG / 2][2];                                                            \
+        _Alignas(32) float d[SEG];                                                                      \
+        _Alignas(32) int s8[SEG];                                                                       \
+        int nb8 = nb / 8 * 8;                                                                           \
+        x += b0;                                                                                        \
+        pack_q4_row_acts(x, nb, pk, d, s8);                                                             \
+        for (int n = n0; n < n1; n++) {                                                                 \
+            const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0;                        \
+            __m256 acc = _mm256_setzero_ps();                                                           \
+            int b = 0;                                                                                  \
+            for (; b < nb8; b += 8) {                                                                   \
+                for (int l = 0; l < RPF_LINES_Q4; l++)                                                  \
+                    _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);                    \
+                __m256i(*p)[2] = pk + b / 2;                                                            \
+                __m256i s = sum_pairs64(sum_pairs32(TWO(r[b].qs, r[b + 1].qs, p[0][0], p[0][1]),        \
+                                                    TWO(r[b + 2].qs, r[b + 3].qs, p[1][0], p[1][1])),   \
+                                        sum_pairs32(TWO(r[b + 4].qs, r[b + 5].qs, p[2][0], p[2][1]),    \
+                                                    TWO(r[b + 6].qs, r[b + 7].qs, p[3][0], p[3][1])));  \
+                s = _mm256_sub_epi32(s, _mm256_load_si256((const __m256i *)(s8 + b)));                  \
+                acc = _mm256_fmadd_ps(_mm256_mul_ps(SCALES(r + b), _mm256_load_ps(d + b)), _mm256_cvtepi32_ps(s), \
+                                      acc);                                                             \
+            }                                                                                           \
+            float sum = hsum_ps(acc);                                                                   \
+            for (; b < nb; b++)                                                                         \
+                sum += f16(r[b].d) * d[b] *                                                             \
+                       (float)(hsum_epi32(dot_u8s8(q4_nibbles(r[b].qs), load32(x[b].qs))) - s8[b]);     \
+            out[n] = (first ? 0.0f : out[n]) + sum;                                                     \
+        }                                                                                               \
     }
-    for (int b = 0; b < nb; b++) {  // the tail's blocks (past nb8) in plain order
-        int src = b < nb8 ? b / 8 * 8 + lane_block[b % 8] : b;
-        d[b] = f16(x[src].d);
-        s8[b] = sum8_q8(x[src].qs);
-    }
-    for (int n = n0; n < n1; n++) {
-        const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0;
-        __m256 acc = _mm256_setzero_ps();
-        int b = 0;
-        for (; b < nb8; b += 8) {
-            for (int l = 0; l < RPF_LINES_Q4; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
-            __m256i(*p)[2] = pk + b / 2;
-            __m256i s = sum_pairs64(sum_pairs32(q4_two_rows(r[b].qs, r[b + 1].qs, p[0][0], p[0][1]),
-                                                q4_two_rows(r[b + 2].qs, r[b + 3].qs, p[1][0], p[1][1])),
-                                    sum_pairs32(q4_two_rows(r[b + 4].qs, r[b + 5].qs, p[2][0], p[2][1]),
-                                                q4_two_rows(r[b + 6].qs, r[b + 7].qs, p[3][0], p[3][1])));
-            s = _mm256_sub_epi32(s, _mm256_load_si256((const __m256i *)(s8 + b)));
-            __m256 dw = load8_f16(r[b].d, r[b + 2].d, r[b + 4].d, r[b + 6].d, r[b + 1].d, r[b + 3].d, r[b + 5].d,
-                                  r[b + 7].d);
-            acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(d + b)), _mm256_cvtepi32_ps(s), acc);
-        }
-        float sum = hsum_ps(acc);
-        for (; b < nb; b++)
-            sum += f16(r[b].d) * d[b] * (float)(hsum_epi32(dot_u8s8(q4_nibbles(r[b].qs), load32(x[b].qs))) - s8[b]);
-        out[n] = (first ? 0.0f : out[n]) + sum;
-    }
-}
+
+DEFINE_Q4_ROWS(gemv_rows_q4_0, , q4_two_rows, q4_scales)
 
 // ---- decode row by row with AVX-512 VNNI (the avx512 table's) --------------------
 
@@ -377,48 +398,16 @@ VNNI_TARGET static inline __m256i q4_two_rows_vnni(const uint8_t *qa, const uint
     __m256i lo = _mm256_and_si256(w, m), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m);
     return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, alo), hi, ahi);
 }
-VNNI_TARGET static void gemv_rows_q4_0_vnni(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0,
-                                            int nb, int n0, int n1, int first) {
-    static const int lane_block[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-    _Alignas(32) __m256i pk[SEG / 2][2];
-    _Alignas(32) float d[SEG];
-    _Alignas(32) int s8[SEG];
-    int nb8 = nb / 8 * 8;
-    x += b0;
-    for (int b = 0; b < nb8; b += 2) {
-        pk[b / 2][0] = _mm256_loadu2_m128i((const __m128i *)x[b + 1].qs, (const __m128i *)x[b].qs);
-        pk[b / 2][1] = _mm256_loadu2_m128i((const __m128i *)(x[b + 1].qs + 16), (const __m128i *)(x[b].qs + 16));
-    }
-    for (int b = 0; b < nb; b++) {
-        int src = b < nb8 ? b / 8 * 8 + lane_block[b % 8] : b;
-        d[b] = f16(x[src].d);
-        s8[b] = sum8_q8(x[src].qs);
-    }
-    // words 9k hold block k's scale; in the lane order 0 2 4 6 1 3 5 7 of s
-    const __m512i sidx = _mm512_zextsi128_si512(_mm_setr_epi16(0, 18, 36, 54, 9, 27, 45, 63));
-    for (int n = n0; n < n1; n++) {
-        const block_q4_0 *r = (const block_q4_0 *)(w + (size_t)n * rs) + b0;
-        __m256 acc = _mm256_setzero_ps();
-        int b = 0;
-        for (; b < nb8; b += 8) {
-            for (int l = 0; l < RPF_LINES_Q4; l++) _mm_prefetch((const char *)(r + b) + RPF + 64 * l, _MM_HINT_T1);
-            __m256i(*p)[2] = pk + b / 2;
-            __m256i s = sum_pairs64(sum_pairs32(q4_two_rows_vnni(r[b].qs, r[b + 1].qs, p[0][0], p[0][1]),
-                                                q4_two_rows_vnni(r[b + 2].qs, r[b + 3].qs, p[1][0], p[1][1])),
-                                    sum_pairs32(q4_two_rows_vnni(r[b + 4].qs, r[b + 5].qs, p[2][0], p[2][1]),
-                                                q4_two_rows_vnni(r[b + 6].qs, r[b + 7].qs, p[3][0], p[3][1])));
-            s = _mm256_sub_epi32(s, _mm256_load_si256((const __m256i *)(s8 + b)));
-            const uint8_t *rb = (const uint8_t *)(r + b);
-            __m512i sc = _mm512_permutex2var_epi16(_mm512_loadu_si512(rb), sidx, _mm512_loadu_si512(rb + 64));
-            __m256 dw = _mm256_cvtph_ps(_mm512_castsi512_si128(sc));
-            acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(d + b)), _mm256_cvtepi32_ps(s), acc);
-        }
-        float sum = hsum_ps(acc);
-        for (; b < nb; b++)
-            sum += f16(r[b].d) * d[b] * (float)(hsum_epi32(dot_u8s8(q4_nibbles(r[b].qs), load32(x[b].qs))) - s8[b]);
-        out[n] = (first ? 0.0f : out[n]) + sum;
-    }
+// the 8 scales of blocks b..b+7, 18 bytes apart, from their first 128 bytes:
+// words 9k hold block k's, taken in the lane order 0 2 4 6 1 3 5 7
+VNNI_TARGET static inline __m256 q4_scales_vnni(const block_q4_0 *r) {
+    const __m512i idx = _mm512_zextsi128_si512(_mm_setr_epi16(0, 18, 36, 54, 9, 27, 45, 63));
+    const uint8_t *p = (const uint8_t *)r;
+    __m512i sc = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), idx, _mm512_loadu_si512(p + 64));
+    return _mm256_cvtph_ps(_mm512_castsi512_si128(sc));
 }
+
+DEFINE_Q4_ROWS(gemv_rows_q4_0_vnni, VNNI_TARGET, q4_two_rows_vnni, q4_scales_vnni)
 typedef void (*gemv_fn)(float *out, const block_q8_0 *x, const uint8_t *w, size_t rs, int b0, int nb, int n0,
                         int n1, int first);
 
