@@ -75,7 +75,7 @@ typedef struct {
 // form; erf is there for models trained with HF's "gelu"), the tanh form by
 // the kernel table.
 static void gelu(const kernel_table *k, float *x, int n, int use_erf) {
-    if (use_erf) gelu_row(x, n, 1);
+    if (use_erf) gelu_erf_row(x, n);
     else KERNEL(k, gelu_tanh_f32)(x, n);
 }
 
@@ -152,9 +152,8 @@ static void quant_worker(void *arg, int ith, int nth) {
 // out (T, N) = x (T, K) @ W^T + bias, then GELU or a residual add.
 static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx, const gpt_matrix *w,
                    const float *bias, float *resid, int gelu, int T) {
-    matmul_task mt = {c->k, c->k->matmul[w->type], out, ldo, x, ldx, NULL, w, bias, resid, gelu, T,
+    matmul_task mt = {c->k, KERNEL(c->k, matmul[w->type]), out, ldo, x, ldx, NULL, w, bias, resid, gelu, T,
                       matmul_grain(T, w->row_bytes), 0};
-    if (!mt.fn) mt.fn = kernels_scalar.matmul[w->type];
     if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
         quant_task q = {c->k, x, ldx, w->cols, T, c->xq};
         // a few rows take about a microsecond each: cheaper here than a

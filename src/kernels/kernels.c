@@ -172,16 +172,8 @@ void layernorm_row(float *out, const float *x, const float *w, const float *b, i
     }
 }
 
-void gelu_row(float *x, int n, int use_erf) {
-    if (use_erf) {
-        for (int i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-    } else {
-        const float s = 0.79788456080286536f;  // sqrt(2 / pi)
-        for (int i = 0; i < n; i++) {
-            float v = x[i];
-            x[i] = 0.5f * v * (1.0f + tanhf(s * (v + 0.044715f * v * v * v)));
-        }
-    }
+void gelu_erf_row(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
 void add_bias_row(float *x, const float *b, int n) {

@@ -50,7 +50,6 @@ typedef struct {
     void (*softmax_f32)(float *x, int n, float scale);
     // A SIMD table may leave any of these NULL: callers then take
     // kernels_scalar's, which has them all (KERNEL() below).
-
 } kernel_table;
 
 extern const kernel_table kernels_scalar;
@@ -116,8 +115,9 @@ void quantize_row(uint32_t type, const float *x, void *out, int n);
 
 // out (C) = (x - mean) / sqrt(var + eps) * w + b; b may be NULL
 void layernorm_row(float *out, const float *x, const float *w, const float *b, int C, float eps);
-// x (n) = GELU(x): tanh approximation, or the exact erf form
-void gelu_row(float *x, int n, int use_erf);
+// x (n) = GELU(x), the exact erf form 0.5 x (1 + erf(x / sqrt 2)) of models
+// trained with it (the tanh form is the kernel tables' gelu_tanh_f32)
+void gelu_erf_row(float *x, int n);
 // x (n) = x + b (b may be NULL)
 void add_bias_row(float *x, const float *b, int n);
 
