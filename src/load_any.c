@@ -1,5 +1,4 @@
 // load_any.c: recognise a model path and open it as a gguf context.
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -9,13 +8,17 @@
 #define LLMC_MODEL_MAGIC 20240326u
 #define LLMC_TOKENIZER_MAGIC 20240328u
 
-// The first 4 bytes of path, or -1 if it has fewer.
+// The first 4 bytes of path, or -1 if it has fewer. Read through a map, not
+// read(): read()'s readahead would cache the file's head in small folios
+// before the loader's map asks for 2 MiB ones (see map_file).
 static int read_magic(const char *path, uint8_t b[4]) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t n = fread(b, 1, 4, f);
-    fclose(f);
-    return n == 4 ? 0 : -1;
+    mapped_file m;
+    char err[GPT_ERR_LEN];
+    if (map_file(&m, path, err)) return -1;
+    int ok = m.size >= 4;
+    if (ok) memcpy(b, m.data, 4);
+    unmap_file(&m);
+    return ok ? 0 : -1;
 }
 
 model_format detect_model_format(const char *path) {

@@ -106,6 +106,15 @@ int map_file(mapped_file *m, const char *path, char *err) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return gpt_fail(err, "%s: cannot map: %s", path, strerror(errno));
+    // Ask for 2 MiB pages: pages the file faults in from disk are then read
+    // into 2 MiB folios and mapped whole, and streaming weights through 4 KiB
+    // pages costs decode up to a quarter of its speed (TLB walks, and the
+    // hardware prefetcher stops at every page). Pages already cached keep
+    // the folio size they were cached with; kernels without large folios
+    // for the file system ignore the advice.
+#ifdef MADV_HUGEPAGE
+    madvise(p, (size_t)st.st_size, MADV_HUGEPAGE);
+#endif
     m->data = p;
     m->size = (size_t)st.st_size;
     return 0;
