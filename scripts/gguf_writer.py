@@ -143,6 +143,50 @@ def tensor_bytes(arr, ggml_type):
 
 # ---- the writer --------------------------------------------------------------------
 
+class BlockWriter:
+    """A file written in whole 4 MiB blocks at 4 MiB offsets (the last one
+    shorter), so that the page cache keeps it in 2 MiB folios, which the
+    engine's mmap then gets as huge pages. Writes at other offsets leave the
+    file cached in small folios, and weights streamed through 4 KiB pages
+    decode up to a quarter slower."""
+
+    BLOCK = 4 << 20
+
+    def __init__(self, path):
+        self.f = open(path, "wb", buffering=0)
+        self.buf = bytearray()
+
+    def write(self, data):
+        mv = memoryview(data).cast("B")
+        if self.buf:  # top up the pending block first
+            k = min(len(mv), self.BLOCK - len(self.buf))
+            self.buf += mv[:k]
+            mv = mv[k:]
+            if len(self.buf) < self.BLOCK:
+                return
+            self._write_all(self.buf)
+            self.buf = bytearray()
+        n = len(mv) - len(mv) % self.BLOCK
+        if n:
+            self._write_all(mv[:n])
+        self.buf += mv[n:]
+
+    def _write_all(self, mv):
+        mv = memoryview(mv)
+        while len(mv):
+            mv = mv[self.f.write(mv):]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None and self.buf:
+                self._write_all(self.buf)
+        finally:
+            self.f.close()
+
+
 class GGUFWriter:
     """Collects metadata and tensors, then writes them in one pass.
 
@@ -225,7 +269,7 @@ class GGUFWriter:
     def write(self, path, progress=None):
         """Write the file; progress(i, n, name) is called after each tensor."""
         header = self._header()
-        with open(path, "wb") as f:
+        with BlockWriter(path) as f:
             f.write(header)
             f.write(b"\0" * (align_up(len(header)) - len(header)))
             for i, (name, arr, ggml_type, ne, nbytes) in enumerate(self.tensors):

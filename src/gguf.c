@@ -600,6 +600,8 @@ int gguf_add_tensor(gguf_ctx *g, const char *name, uint32_t type, uint32_t n_dim
 
 // ---- writing ------------------------------------------------------------------
 
+#define WRITE_BLOCK ((size_t)4 << 20)
+
 typedef struct {
     FILE *f;
     int bad;
@@ -659,6 +661,13 @@ int gguf_write(const gguf_ctx *g, const char *path, void (*progress)(uint64_t, u
         free(tmp);
         return -1;
     }
+    // Write in whole 4 MiB blocks at 4 MiB offsets: the page cache then keeps
+    // the new file in 2 MiB folios, which a later map_file gets as huge pages
+    // (weights in 4 KiB pages decode up to a quarter slower). stdio's default
+    // buffer makes writes at any offset, which the kernel caches in small
+    // folios until the file is evicted.
+    char *wbuf = malloc(WRITE_BLOCK);
+    if (wbuf) setvbuf(w.f, wbuf, _IOFBF, WRITE_BLOCK);
     w_bytes(&w, "GGUF", 4);
     w_u32(&w, 3);
     w_u64(&w, (uint64_t)arrlen(g->tensors));
@@ -706,6 +715,7 @@ int gguf_write(const gguf_ctx *g, const char *path, void (*progress)(uint64_t, u
         if (progress) progress(done, total, arg);
     }
     if (fclose(w.f) != 0) w.bad = 1;
+    free(wbuf);
     if (w.bad) {
         remove(tmp);
         gpt_fail(err, "%s: write failed (disk full?)", path);
