@@ -108,7 +108,7 @@ def run(*args, timeout=300):
 LLAMA_FIELDS = ("model_filename", "model_type", "model_size", "model_n_params", "n_threads", "n_prompt",
                 "n_gen", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
 OWN_FIELDS = ("gb_s", "roofline_pct", "membw_gb_s", "membw_best_gb_s", "membw_test_gb_s", "membw_test_passes",
-              "load_ms", "peak_rss_bytes", "bytes_per_token")
+              "load_ms", "peak_rss_bytes", "bytes_per_token", "huge_page_pct")
 
 
 def check_model(path, reps=2):
@@ -140,6 +140,9 @@ def check_model(path, reps=2):
         check(abs(r["avg_ns"] - statistics.mean(r["samples_ns"])) <= 1.0, f"{what}: avg_ns is not the mean")
         check(r["avg_ts"] > 0 and r["load_ms"] > 0 and r["peak_rss_bytes"] > 0, f"{what}: zero speed, load or RSS")
         check(r["membw_gb_s"] > 0 and r["membw_best_gb_s"] >= r["membw_gb_s"], f"{what}: bandwidth figures")
+        # the share of the mapped file in 2 MiB pages, from /proc/self/smaps (-1 only without it)
+        check(0 <= r["huge_page_pct"] <= 100 if os.path.exists("/proc/self/smaps") else r["huge_page_pct"] == -1,
+              f"{what}: huge_page_pct {r['huge_page_pct']}")
         passes = (r["n_prompt"] + 255) // 256 + r["n_gen"]  # weight passes: per prompt batch, per token
         want_gbs = want_tokens * passes / (r["avg_ns"] * 1e-9) / 1e9
         check(abs(r["gb_s"] - want_gbs) <= 1e-3 * want_gbs + 1e-3, f"{what}: gb_s {r['gb_s']}, expected {want_gbs:.3f}")

@@ -2,6 +2,7 @@
 #include "membw.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -182,4 +183,30 @@ void membw_probe_stop(membw_probe *p) {
     close(p->from);
     waitpid(p->pid, NULL, 0);
     free(p);
+}
+
+// ---- page sizes ---------------------------------------------------------------
+
+double membw_huge_share(const void *addr) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    int in = 0;
+    unsigned long long rss = 0, huge = 0, v;
+    bool seen_rss = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        // a mapping's header ("lo-hi perms ...") starts the next block
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            if (in) break;
+            in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+            continue;
+        }
+        if (!in) continue;
+        if (sscanf(line, "Rss: %llu kB", &v) == 1) rss = v, seen_rss = true;
+        else if (sscanf(line, "FilePmdMapped: %llu kB", &v) == 1 || sscanf(line, "AnonHugePages: %llu kB", &v) == 1)
+            huge += v;
+    }
+    fclose(f);
+    return seen_rss && rss ? (double)huge / (double)rss : -1;
 }

@@ -36,4 +36,9 @@ membw_probe *membw_probe_start(int n_threads);
 int membw_probe_passes(membw_probe *p, int n, double *gbs);
 void membw_probe_stop(membw_probe *p);
 
+// How much of the mapping that holds addr is resident in 2 MiB pages (the
+// kernel's FilePmdMapped and AnonHugePages over Rss, from /proc/self/smaps):
+// 0..1, or -1 where the kernel does not say.
+double membw_huge_share(const void *addr);
+
 #endif
