@@ -20,8 +20,10 @@ struct gpt_sampler {
     float *logits;     // (V) penalised copy
     candidate *cand;   // (V)
     int cap;
-    candidate *top;    // the last call's sorted candidates with their probabilities in .logit
+    candidate *top;    // the last call's sorted candidates, exp((logit - max) / temp) in .logit
     int n_top;
+    int V;             // the last call's vocabulary size, largest logit and temperature,
+    float max, temp;   // for gpt_sampler_top
 };
 
 gpt_sampler *gpt_sampler_new(const gpt_sampler_params *p) {
@@ -114,23 +116,27 @@ int32_t gpt_sample(gpt_sampler *s, const float *logits, int V, const int32_t *hi
     memcpy(s->logits, logits, (size_t)V * sizeof(float));
     apply_penalty(s, hist, n_hist, V);
     float temp = s->p.temp > 0 ? s->p.temp : 1.0f;
-    // full softmax normaliser (for the reported probabilities)
     float max = -INFINITY;
-    for (int i = 0; i < V; i++) max = s->logits[i] > max ? s->logits[i] : max;
-    double z = 0.0;
     for (int i = 0; i < V; i++) {
+        max = s->logits[i] > max ? s->logits[i] : max;
         s->cand[i].id = i;
         s->cand[i].logit = s->logits[i];
-        z += exp((double)(s->logits[i] - max) / temp);
     }
     int k = s->p.top_k > 0 && s->p.top_k < V ? s->p.top_k : V;
     int keep = k < 64 ? 64 : k;  // a few extra for --probs
     if (keep > V) keep = V;
     select_top(s->cand, V, keep);
+    // weights relative to the top candidate: every rule below (top-p and
+    // min-p on the kept set renormalised, the draw) is scale-free, so the
+    // softmax's normaliser over the whole vocabulary, a V-long loop of exp,
+    // is only computed when gpt_sampler_top reports probabilities
     for (int i = 0; i < keep; i++) {
         s->top[i].id = s->cand[i].id;
-        s->top[i].logit = (float)(exp((double)(s->cand[i].logit - max) / temp) / z);
+        s->top[i].logit = (float)exp((double)(s->cand[i].logit - max) / temp);
     }
+    s->V = V;
+    s->max = max;
+    s->temp = temp;
     s->n_top = keep;
     if (s->p.temp <= 0) return s->cand[0].id;  // greedy
     // truncate: top-k, then top-p, then min-p, on probabilities renormalised over the kept set
@@ -165,9 +171,12 @@ int32_t gpt_sample(gpt_sampler *s, const float *logits, int V, const int32_t *hi
 
 int gpt_sampler_top(const gpt_sampler *s, int k, int32_t *ids, float *probs) {
     int n = k < s->n_top ? k : s->n_top;
+    if (n <= 0) return 0;
+    double z = 0.0;  // the softmax normaliser over the whole (penalised) vocabulary
+    for (int i = 0; i < s->V; i++) z += exp((double)(s->logits[i] - s->max) / s->temp);
     for (int i = 0; i < n; i++) {
         ids[i] = s->top[i].id;
-        probs[i] = s->top[i].logit;
+        probs[i] = (float)(s->top[i].logit / z);
     }
     return n;
 }
