@@ -108,7 +108,7 @@ int32_t gpt_sample(gpt_sampler *s, const float *logits, int V, const int32_t *hi
         s->cand = malloc((size_t)V * sizeof(candidate));
         s->top = malloc((size_t)V * sizeof(candidate));
         if (!s->logits || !s->cand || !s->top) {
-            s->cap = 0;
+            s->cap = s->n_top = 0;  // nothing for gpt_sampler_top to report
             return 0;
         }
         s->cap = V;
