@@ -12,10 +12,13 @@
 // It calls kernels and the thread pool; every hot loop lives in kernels/.
 // All memory is allocated once, in gpt_context_new.
 //
-// Parallel steps: each matrix product hands out chunks of weight rows from a
-// shared counter, large first and smaller towards the end (a thread that was
-// descheduled or started late does less, nobody waits for a fixed half);
-// attention hands out (head, block of queries) pairs, largest first.
+// Parallel steps: a matrix product over a batch hands out chunks of weight
+// rows from a shared counter, large first and smaller towards the end (a
+// thread that was descheduled or started late does less, nobody waits for a
+// fixed half); a decode product gives each thread its own contiguous range,
+// which it reads front to back as one stream, and a thread that runs out
+// takes the back half of what another has left; attention hands out (head,
+// block of queries) pairs, largest first.
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +49,7 @@ struct gpt_context {
     float *ffn;                // (B, F)
     float *scores;             // (n_threads, QB, n_ctx) attention weights per thread
     void *xq;                  // (B, max(C, F) / 32) Q8_0 blocks: activations for quantized weights
+    pool_range *ranges;        // (n_threads) each thread's rows of a decode product
     float *logits;             // (logits_cap, V)
     int logits_cap;
     float *arena;              // the one allocation behind the F32 buffers above
@@ -53,6 +57,7 @@ struct gpt_context {
 };
 
 // ---- a matrix product as one parallel step -------------------------------------
+
 
 typedef struct {
     const kernel_table *k;
@@ -68,7 +73,8 @@ typedef struct {
     int gelu;             // 0 none, 1 tanh, 2 erf
     int T;
     int grain;            // work items are whole multiples of this many rows
-    atomic_int next;      // the first row nobody has taken
+    atomic_int next;      // the first row nobody has taken (batches)
+    pool_range *ranges;   // each thread's rows (decode), or NULL
 } matmul_task;
 
 // GELU over one row: the exact erf form in C (GPT-2 checkpoints use the tanh
@@ -101,13 +107,33 @@ static void matmul_rows(matmul_task *mt, int n0, int n1) {
     }
 }
 
+// Decode: a thread reads its own range front to back, so consecutive items
+// continue one memory stream that the prefetchers already follow; with the
+// shared counter below, every item began a new stream where the other
+// thread had left off, and a new stream starts with a wait on memory. On a
+// 2-core Zen 5 (124M, 2 threads, tg128) that cost 17% of Q8_0 decode and
+// 11-20% of Q4_0 (static halves against the counter). Then it helps the
+// others from the back of their ranges, which a thread that never joined
+// the step (pool_run_shared) leaves whole.
+static void matmul_worker_ranges(matmul_task *mt, int ith, int nth) {
+    int n0, n1;
+    while (pool_range_front(&mt->ranges[ith], mt->grain, &n0, &n1)) matmul_rows(mt, n0, n1);
+    for (int i = 1; i < nth; i++) {
+        pool_range *r = &mt->ranges[(ith + i) % nth];
+        while (pool_range_back(r, mt->grain, &n0, &n1)) matmul_rows(mt, n0, n1);
+    }
+}
+
 // Guided self-scheduling: a thread takes a share of the rows still left
 // (1 / (3 nth) of them), so items start large (few atomic operations) and
 // shrink towards the end, where a thread that arrives late or runs slow
 // leaves the others only a small last item to wait for.
 static void matmul_worker(void *arg, int ith, int nth) {
-    (void)ith;
     matmul_task *mt = arg;
+    if (mt->ranges) {
+        matmul_worker_ranges(mt, ith, nth);
+        return;
+    }
     int N = mt->w->rows, g = mt->grain;
     int n0 = atomic_load_explicit(&mt->next, memory_order_relaxed);
     for (;;) {
@@ -123,12 +149,15 @@ static void matmul_worker(void *arg, int ith, int nth) {
 }
 
 // The smallest work item. In decode, 32 KiB of weights (at least 16 rows, a
-// multiple of 16): every item is claimed with an atomic operation on a line
-// the other core holds, a few hundred nanoseconds on a 2-core VM, and
-// smaller items made those a tenth of Q4_0 decode (16-row items: 7 KiB of
-// Q4_0; measured with 20 interleaved rounds, 124M, 2 threads: Q4_0 +4..10%,
-// F16 +3%, Q8_0 +1%). In prefill 48 rows, a multiple of the kernels'
-// register and packing tiles (3, 4, 8, 16, 24, 48 rows) so that none is cut.
+// multiple of 16; items are cut at multiples of it, so that the kernels'
+// groups of rows, and so the sums, do not depend on which thread takes
+// what). When every item came from one shared counter, each was claimed
+// with an atomic operation on a line the other core held, a few hundred
+// nanoseconds on a 2-core VM, and 16-row items made those a tenth of Q4_0
+// decode (measured with 20 interleaved rounds, 124M, 2 threads: 32 KiB
+// items Q4_0 +4..10%, F16 +3%, Q8_0 +1%). In prefill 48 rows, a multiple of
+// the kernels' register and packing tiles (3, 4, 8, 16, 24, 48 rows) so
+// that none is cut.
 static int matmul_grain(int T, size_t row_bytes) {
     if (T != 1) return 48;
     size_t rows = ((32u << 10) / row_bytes + 15) / 16 * 16;
@@ -153,7 +182,16 @@ static void quant_worker(void *arg, int ith, int nth) {
 static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx, const gpt_matrix *w,
                    const float *bias, float *resid, int gelu, int T) {
     matmul_task mt = {c->k, KERNEL(c->k, matmul[w->type]), out, ldo, x, ldx, NULL, w, bias, resid, gelu, T,
-                      matmul_grain(T, w->row_bytes), 0};
+                      matmul_grain(T, w->row_bytes), 0, NULL};
+    if (T == 1) {
+        int nth = pool_size(c->pool);
+        for (int i = 0; i < nth; i++) {
+            int n0, n1;
+            pool_split(w->rows, i, nth, mt.grain, &n0, &n1);
+            pool_range_set(&c->ranges[i], n0, n1);
+        }
+        mt.ranges = c->ranges;
+    }
     if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
         quant_task q = {c->k, x, ldx, w->cols, T, c->xq};
         // a few rows take about a microsecond each: cheaper here than a
@@ -356,7 +394,8 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
 #endif
     c->logits_cap = 1;
     c->logits = malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!c->arena || !c->logits) {
+    c->ranges = aligned_alloc(64, nth * sizeof(pool_range));
+    if (!c->arena || !c->logits || !c->ranges) {
         gpt_context_free(c);
         return gpt_fail(err, "out of memory for the KV cache and scratch (%zu MiB)",
                         (floats * sizeof(float) + xq_bytes) >> 20);
@@ -380,6 +419,7 @@ void gpt_context_free(gpt_context *c) {
     pool_free(c->pool);
     if (c->arena) munmap(c->arena, c->arena_bytes);
     free(c->logits);
+    free(c->ranges);
     free(c);
 }
 

@@ -215,3 +215,54 @@ void pool_split(int n, int ith, int nth, int step, int *lo, int *hi) {
     *lo = c0 * step < n ? c0 * step : n;
     *hi = c1 * step < n ? c1 * step : n;
 }
+
+// ---- ranges of items with an owner ------------------------------------------
+
+static inline uint64_t span_of(uint32_t lo, uint32_t hi) { return lo | (uint64_t)hi << 32; }
+
+void pool_range_set(pool_range *r, int lo, int hi) {
+    atomic_store_explicit(&r->span, span_of((uint32_t)lo, (uint32_t)hi), memory_order_relaxed);
+}
+
+// Whole grains, at least one, at most what is left: (left + d - 1) / d of them.
+static inline uint32_t share(uint32_t left, uint32_t grain, uint32_t d) {
+    uint32_t take = ((left + d - 1) / d + grain - 1) / grain * grain;
+    return take < left ? take : left;
+}
+
+// The owner takes a third of what is left, so that while it works on one
+// item two thirds stay to be shared, and it still calls its work function
+// only a few times (every call costs a restart of the kernel).
+bool pool_range_front(pool_range *r, int grain, int *lo, int *hi) {
+    uint64_t s = atomic_load_explicit(&r->span, memory_order_relaxed);
+    for (;;) {
+        uint32_t a = (uint32_t)s, b = (uint32_t)(s >> 32);
+        if (a >= b) return false;
+        uint32_t end = a + share(b - a, (uint32_t)grain, 3);
+        if (atomic_compare_exchange_weak_explicit(&r->span, &s, span_of(end, b), memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *lo = (int)a, *hi = (int)end;
+            return true;
+        }
+    }
+}
+
+// A helper takes the back half, so that it and a working owner then finish
+// at about the same time, and a thread that never joined is emptied in a
+// few large items. Its first item starts at a multiple of grain, as every
+// item does (the end of the last range need not be one): where the items
+// are cut must not depend on which thread takes them.
+bool pool_range_back(pool_range *r, int grain, int *lo, int *hi) {
+    uint64_t s = atomic_load_explicit(&r->span, memory_order_relaxed);
+    for (;;) {
+        uint32_t a = (uint32_t)s, b = (uint32_t)(s >> 32);
+        if (a >= b) return false;
+        uint32_t start = (b - share(b - a, (uint32_t)grain, 2)) / (uint32_t)grain * (uint32_t)grain;
+        if (start < a) start = a;
+        if (atomic_compare_exchange_weak_explicit(&r->span, &s, span_of(a, start), memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *lo = (int)start, *hi = (int)b;
+            return true;
+        }
+    }
+}

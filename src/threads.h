@@ -6,6 +6,9 @@
 #ifndef GPT_THREADS_H
 #define GPT_THREADS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 typedef struct thread_pool thread_pool;
 
 typedef void (*pool_fn)(void *arg, int ith, int nth);
@@ -26,5 +29,25 @@ void pool_run_shared(thread_pool *p, pool_fn fn, void *arg);
 // The share [*lo, *hi) of n items that thread ith of nth takes, in multiples
 // of step (the last share takes the rest).
 void pool_split(int n, int ith, int nth, int step, int *lo, int *hi);
+
+// Ranges of items that one thread owns and others may help with: a step
+// sets one per thread (pool_range_set, e.g. from pool_split), then each
+// thread takes its own range from the front (pool_range_front: one memory
+// stream, in order) and, when that is empty, the others' from the back
+// (pool_range_back). Every item is taken exactly once, by whichever
+// threads run, so it suits pool_run_shared. A range is [lo, hi) in one
+// atomic word, on a cache line of its own.
+typedef struct {
+    _Alignas(64) _Atomic uint64_t span;
+} pool_range;
+
+void pool_range_set(pool_range *r, int lo, int hi);
+// The owner's next items [*lo, *hi): a third of what is left, in whole
+// multiples of grain (or the rest). False when the range is empty.
+bool pool_range_front(pool_range *r, int grain, int *lo, int *hi);
+// A helper's: the back half of what is left. Every item starts at a
+// multiple of grain and ends at one or at the range's end, as long as the
+// ranges were set on such bounds (pool_split with step = grain).
+bool pool_range_back(pool_range *r, int grain, int *lo, int *hi);
 
 #endif

@@ -111,11 +111,12 @@ static double max_diff(const float *a, const float *b, int n) {
 }
 
 // Every position's logits, evaluated in chunks of the given sizes (0-terminated).
-static float *run_chunks(gpt_model *m, const char *kernels, const int32_t *ids, int n, const int *chunks) {
+static float *run_chunks_threads(gpt_model *m, const char *kernels, const int32_t *ids, int n, const int *chunks,
+                                 int threads) {
     setenv("GPT_KERNELS", kernels, 1);
     char err[GPT_ERR_LEN];
     gpt_context *ctx;
-    if (gpt_context_new(&ctx, m, 0, 2, err)) {
+    if (gpt_context_new(&ctx, m, 0, threads, err)) {
         printf("context: %s\n", err);
         exit(1);
     }
@@ -144,6 +145,10 @@ static float *run_chunks(gpt_model *m, const char *kernels, const int32_t *ids, 
     return out;
 }
 
+static float *run_chunks(gpt_model *m, const char *kernels, const int32_t *ids, int n, const int *chunks) {
+    return run_chunks_threads(m, kernels, ids, n, chunks, 2);
+}
+
 static void compare(const char *what, const float *ref, const float *got, int n, double rel) {
     double scale = max_abs(ref, n * V), d = max_diff(ref, got, n * V);
     printf("%-44s max|diff| %.3g (%.3g of max|logit| %.3g)\n", what, d, d / scale, scale);
@@ -165,6 +170,14 @@ static void test_sequences(gpt_model *m, const char *label, double rel_kernels) 
     compare(buf, batch, inc, N, 1e-5);
     snprintf(buf, sizeof buf, "%s: chunks 5,1,17,3,7 vs batch (scalar)", label);
     compare(buf, batch, chunk, N, 1e-5);
+    // decode splits each product into one range of rows per thread, which
+    // threads that finish early (or find theirs empty) take from the back:
+    // with 5 threads on fewer cores some start late and every row must
+    // still be computed once
+    float *many = run_chunks_threads(m, "scalar", ids, N, ones, 5);
+    snprintf(buf, sizeof buf, "%s: one-by-one, 5 threads vs batch (scalar)", label);
+    compare(buf, batch, many, N, 1e-5);
+    free(many);
     float *fast = run_chunks(m, "", ids, N, whole), *fast_inc = run_chunks(m, "", ids, N, ones);
     snprintf(buf, sizeof buf, "%s: best kernels vs scalar (batch)", label);
     compare(buf, batch, fast, N, rel_kernels);

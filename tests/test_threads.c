@@ -3,7 +3,9 @@
 // workers have gone to sleep (the wake-up path) and steps back to back (the
 // spinning path); a shared step (pool_run_shared) gets all its items done
 // exactly once by whichever threads join, and is over when it returns;
-// pool_split partitions [0, n) in order, in multiples of step.
+// pool_split partitions [0, n) in order, in multiples of step; owned ranges
+// (pool_range_*) give every item to exactly one thread, the owner's in
+// order, whichever threads join a shared step, cut at multiples of the grain.
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,10 +134,79 @@ static void check_split(void) {
             }
 }
 
+// Owned ranges: each thread empties its own range from the front (its items
+// must come in order, each starting where the last ended), then helps with
+// the others' from the back. Checked in shared steps (some threads may not
+// join) and with the caller alone (the others never run).
+#define RITEMS 1000
+
+typedef struct {
+    pool_range r[MAX_T];
+    atomic_int done[RITEMS];
+    atomic_int bad;
+    int grain, n;
+} range_state;
+
+static void take(range_state *s, int lo, int hi) {
+    // items cut at multiples of the grain (or the end) wherever they are taken
+    if (lo < 0 || hi > s->n || lo >= hi || lo % s->grain || (hi % s->grain && hi != s->n)) atomic_fetch_add(&s->bad, 1);
+    for (int i = lo; i < hi && i >= 0 && i < RITEMS; i++) atomic_fetch_add(&s->done[i], 1);
+}
+
+static void range_fn(void *arg, int ith, int nth) {
+    range_state *s = arg;
+    int lo, hi, next = -1;
+    while (pool_range_front(&s->r[ith], s->grain, &lo, &hi)) {
+        if (next >= 0 && lo != next) atomic_fetch_add(&s->bad, 1);  // the owner's items are consecutive
+        next = hi;
+        take(s, lo, hi);
+    }
+    for (int i = 1; i < nth; i++)
+        while (pool_range_back(&s->r[(ith + i) % nth], s->grain, &lo, &hi)) take(s, lo, hi);
+}
+
+static int run_ranges(thread_pool *p, range_state *s, int nth, int n, int grain, int caller_only) {
+    s->n = n, s->grain = grain;
+    atomic_store(&s->bad, 0);
+    for (int i = 0; i < n; i++) atomic_store(&s->done[i], 0);
+    for (int i = 0; i < nth; i++) {
+        int lo, hi;
+        pool_split(n, i, nth, grain, &lo, &hi);
+        pool_range_set(&s->r[i], lo, hi);
+    }
+    if (caller_only) range_fn(s, 0, nth);
+    else pool_run_shared(p, range_fn, s);
+    int ok = atomic_load(&s->bad) == 0;
+    for (int i = 0; i < n; i++) ok &= atomic_load(&s->done[i]) == 1;
+    return ok;
+}
+
+static void check_ranges(int nth) {
+    thread_pool *p = pool_new(nth);
+    range_state *s = calloc(1, sizeof *s);
+    if (!p || !s) {
+        CHECK(0, "pool_new(%d) failed", nth);
+        free(s), pool_free(p);
+        return;
+    }
+    int bad = 0;
+    for (int step = 0; step < 3000; step++) {
+        int n = step * 7919 % RITEMS + 1, grain = 1 + step % 37, alone = step % 5 == 4;
+        if (!run_ranges(p, s, nth, n, grain, alone) && bad++ < 3)
+            CHECK(0, "%d threads, ranges of %d items, grain %d%s: an item taken twice or never, out of order or "
+                  "not cut at a multiple of the grain", nth, n, grain, alone ? ", caller alone" : "");
+        if (step % 1000 == 999) sleep_ms(60);
+    }
+    CHECK(bad == 0, "%d threads: %d range steps went wrong", nth, bad);
+    free(s);
+    pool_free(p);
+}
+
 int main(void) {
     for (int n = 1; n <= 5; n++) check_pool(n);
     for (int n = 1; n <= 5; n++) check_shared(n);
     check_split();
+    for (int n = 1; n <= 5; n++) check_ranges(n);
     printf("%s\n", failures ? "thread pool checks FAILED" : "all thread pool checks passed");
     return failures ? 1 : 0;
 }
