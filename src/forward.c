@@ -273,6 +273,42 @@ static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int
     KERNEL(k, weighted_rows_f32)(o, C, S, npos, c->v_cache + head, m, npos, hd);
 }
 
+// Head h's k and v of the batch's T tokens into the cache, at positions
+// n_past .. n_past + T - 1.
+static void kv_append_head(gpt_context *c, int l, int h, int T) {
+    int C = c->m->hp.n_embd, hd = C / c->m->hp.n_head;
+    size_t head = kv_head(c, l, h);
+    for (int t = 0; t < T; t++) {
+        const float *qkv = c->qkv + (size_t)t * 3 * C + (size_t)h * hd;
+        size_t row = head + (size_t)(c->n_past + t) * hd;
+        memcpy(c->k_cache + row, qkv + C, (size_t)hd * sizeof(float));
+        memcpy(c->v_cache + row, qkv + 2 * C, (size_t)hd * sizeof(float));
+    }
+}
+
+// Decode: each thread owns a range of heads (the same heads every token),
+// appends their new key and value rows and attends over them, then helps
+// with the others' from the back. A head's cache rows are then written and
+// read by one core, so they stay in its caches; when one thread appended
+// every head's row and the heads went to whoever took them first, most
+// rows the second core read were lines the first had written, fetched
+// from the other core: attention took 9 us a layer at positions 0-31 with
+// 2 threads against 5 with 1 (2-core Zen 5, 124M Q4_0, tg128).
+static void attention_decode_worker(void *arg, int ith, int nth) {
+    attn_task *at = arg;
+    gpt_context *c = at->c;
+    float *S = c->scores + (size_t)ith * QB * c->n_ctx;
+    int h0, h1;
+    for (int i = 0; i < nth; i++) {
+        pool_range *r = &c->ranges[(ith + i) % nth];
+        while (i == 0 ? pool_range_front(r, 1, &h0, &h1) : pool_range_back(r, 1, &h0, &h1))
+            for (int h = h0; h < h1; h++) {
+                kv_append_head(c, at->layer, h, 1);
+                attend_block(c, at, h, 0, 1, S);
+            }
+    }
+}
+
 static void attention_worker(void *arg, int ith, int nth) {
     (void)nth;
     attn_task *at = arg;
@@ -312,18 +348,9 @@ typedef struct {
 // n_past + T - 1; each thread takes a share of the heads.
 static void kv_append_worker(void *arg, int ith, int nth) {
     kv_task *kv = arg;
-    gpt_context *c = kv->c;
-    int C = c->m->hp.n_embd, NH = c->m->hp.n_head, hd = C / NH, T = kv->T, h0, h1;
-    pool_split(NH, ith, nth, 1, &h0, &h1);
-    for (int h = h0; h < h1; h++) {
-        size_t head = kv_head(c, kv->layer, h);
-        for (int t = 0; t < T; t++) {
-            const float *qkv = c->qkv + (size_t)t * 3 * C + (size_t)h * hd;
-            size_t row = head + (size_t)(c->n_past + t) * hd;
-            memcpy(c->k_cache + row, qkv + C, (size_t)hd * sizeof(float));
-            memcpy(c->v_cache + row, qkv + 2 * C, (size_t)hd * sizeof(float));
-        }
-    }
+    int h0, h1;
+    pool_split(kv->c->m->hp.n_head, ith, nth, 1, &h0, &h1);
+    for (int h = h0; h < h1; h++) kv_append_head(kv->c, kv->layer, h, kv->T);
 }
 
 static void block_forward(gpt_context *c, int l, int T) {
@@ -332,11 +359,19 @@ static void block_forward(gpt_context *c, int l, int T) {
     int C = m->hp.n_embd, F = m->hp.n_ff;
     layernorm(c, c->xn, c->x, L->ln1_w, L->ln1_b, T);
     matmul(c, c->qkv, 3 * C, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
-    kv_task kv = {c, l, T};
-    if (T == 1) kv_append_worker(&kv, 0, 1);  // one row: not worth waking the pool
-    else pool_run(c->pool, kv_append_worker, &kv);
     attn_task at = {c, l, T, c->n_past, 0};
-    pool_run_shared(c->pool, attention_worker, &at);
+    if (T == 1) {
+        int nth = pool_size(c->pool), h0, h1;
+        for (int i = 0; i < nth; i++) {
+            pool_split(m->hp.n_head, i, nth, 1, &h0, &h1);
+            pool_range_set(&c->ranges[i], h0, h1);
+        }
+        pool_run_shared(c->pool, attention_decode_worker, &at);
+    } else {
+        kv_task kv = {c, l, T};
+        pool_run(c->pool, kv_append_worker, &kv);
+        pool_run_shared(c->pool, attention_worker, &at);
+    }
     matmul(c, c->xn, C, c->att, C, &L->attn_out, L->attn_out_b, c->x, 0, T);
     layernorm(c, c->xn, c->x, L->ln2_w, L->ln2_b, T);
     matmul(c, c->ffn, F, c->xn, C, &L->ffn_up, L->ffn_up_b, NULL, m->hp.gelu_erf ? 2 : 1, T);
