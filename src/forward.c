@@ -58,7 +58,6 @@ struct gpt_context {
 
 // ---- a matrix product as one parallel step -------------------------------------
 
-
 typedef struct {
     const kernel_table *k;
     matmul_fn fn;
@@ -115,13 +114,9 @@ static void matmul_rows(matmul_task *mt, int n0, int n1) {
 // 11-20% of Q4_0 (static halves against the counter). Then it helps the
 // others from the back of their ranges, which a thread that never joined
 // the step (pool_run_shared) leaves whole.
-static void matmul_worker_ranges(matmul_task *mt, int ith, int nth) {
-    int n0, n1;
-    while (pool_range_front(&mt->ranges[ith], mt->grain, &n0, &n1)) matmul_rows(mt, n0, n1);
-    for (int i = 1; i < nth; i++) {
-        pool_range *r = &mt->ranges[(ith + i) % nth];
-        while (pool_range_back(r, mt->grain, &n0, &n1)) matmul_rows(mt, n0, n1);
-    }
+static void matmul_items(void *arg, int ith, int n0, int n1) {
+    (void)ith;
+    matmul_rows(arg, n0, n1);
 }
 
 // Guided self-scheduling: a thread takes a share of the rows still left
@@ -131,7 +126,7 @@ static void matmul_worker_ranges(matmul_task *mt, int ith, int nth) {
 static void matmul_worker(void *arg, int ith, int nth) {
     matmul_task *mt = arg;
     if (mt->ranges) {
-        matmul_worker_ranges(mt, ith, nth);
+        pool_ranges_work(mt->ranges, ith, nth, mt->grain, matmul_items, mt);
         return;
     }
     int N = mt->w->rows, g = mt->grain;
@@ -184,12 +179,7 @@ static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx,
     matmul_task mt = {c->k, KERNEL(c->k, matmul[w->type]), out, ldo, x, ldx, NULL, w, bias, resid, gelu, T,
                       matmul_grain(T, w->row_bytes), 0, NULL};
     if (T == 1) {
-        int nth = pool_size(c->pool);
-        for (int i = 0; i < nth; i++) {
-            int n0, n1;
-            pool_split(w->rows, i, nth, mt.grain, &n0, &n1);
-            pool_range_set(&c->ranges[i], n0, n1);
-        }
+        pool_ranges_split(c->ranges, pool_size(c->pool), w->rows, mt.grain);
         mt.ranges = c->ranges;
     }
     if (w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0) {
@@ -294,19 +284,18 @@ static void kv_append_head(gpt_context *c, int l, int h, int T) {
 // rows the second core read were lines the first had written, fetched
 // from the other core: attention took 9 us a layer at positions 0-31 with
 // 2 threads against 5 with 1 (2-core Zen 5, 124M Q4_0, tg128).
-static void attention_decode_worker(void *arg, int ith, int nth) {
-    attn_task *at = arg;
+static void attend_heads(void *arg, int ith, int h0, int h1) {
+    const attn_task *at = arg;
     gpt_context *c = at->c;
     float *S = c->scores + (size_t)ith * QB * c->n_ctx;
-    int h0, h1;
-    for (int i = 0; i < nth; i++) {
-        pool_range *r = &c->ranges[(ith + i) % nth];
-        while (i == 0 ? pool_range_front(r, 1, &h0, &h1) : pool_range_back(r, 1, &h0, &h1))
-            for (int h = h0; h < h1; h++) {
-                kv_append_head(c, at->layer, h, 1);
-                attend_block(c, at, h, 0, 1, S);
-            }
+    for (int h = h0; h < h1; h++) {
+        kv_append_head(c, at->layer, h, 1);
+        attend_block(c, at, h, 0, 1, S);
     }
+}
+
+static void attention_decode_worker(void *arg, int ith, int nth) {
+    pool_ranges_work(((attn_task *)arg)->c->ranges, ith, nth, 1, attend_heads, arg);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {
@@ -361,11 +350,7 @@ static void block_forward(gpt_context *c, int l, int T) {
     matmul(c, c->qkv, 3 * C, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
     attn_task at = {c, l, T, c->n_past, 0};
     if (T == 1) {
-        int nth = pool_size(c->pool), h0, h1;
-        for (int i = 0; i < nth; i++) {
-            pool_split(m->hp.n_head, i, nth, 1, &h0, &h1);
-            pool_range_set(&c->ranges[i], h0, h1);
-        }
+        pool_ranges_split(c->ranges, pool_size(c->pool), m->hp.n_head, 1);
         pool_run_shared(c->pool, attention_decode_worker, &at);
     } else {
         kv_task kv = {c, l, T};

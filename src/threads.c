@@ -266,3 +266,18 @@ bool pool_range_back(pool_range *r, int grain, int *lo, int *hi) {
         }
     }
 }
+
+void pool_ranges_split(pool_range *ranges, int nth, int n, int grain) {
+    for (int i = 0; i < nth; i++) {
+        int lo, hi;
+        pool_split(n, i, nth, grain, &lo, &hi);
+        pool_range_set(&ranges[i], lo, hi);
+    }
+}
+
+void pool_ranges_work(pool_range *ranges, int ith, int nth, int grain, pool_items_fn fn, void *arg) {
+    int lo, hi;
+    while (pool_range_front(&ranges[ith], grain, &lo, &hi)) fn(arg, ith, lo, hi);
+    for (int i = 1; i < nth; i++)
+        while (pool_range_back(&ranges[(ith + i) % nth], grain, &lo, &hi)) fn(arg, ith, lo, hi);
+}

@@ -50,4 +50,12 @@ bool pool_range_front(pool_range *r, int grain, int *lo, int *hi);
 // ranges were set on such bounds (pool_split with step = grain).
 bool pool_range_back(pool_range *r, int grain, int *lo, int *hi);
 
+// ranges[0..nth) = pool_split of n items in multiples of grain.
+void pool_ranges_split(pool_range *ranges, int nth, int n, int grain);
+// Thread ith's part of a step over ranges[0..nth): fn(arg, ith, lo, hi) on
+// the items of its own range, front to back, then on what it takes from the
+// back of the others'.
+typedef void (*pool_items_fn)(void *arg, int ith, int lo, int hi);
+void pool_ranges_work(pool_range *ranges, int ith, int nth, int grain, pool_items_fn fn, void *arg);
+
 #endif

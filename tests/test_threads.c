@@ -145,6 +145,7 @@ typedef struct {
     atomic_int done[RITEMS];
     atomic_int bad;
     int grain, n;
+    int own_start[MAX_T], own_end[MAX_T], own_next[MAX_T];  // each thread's own range, and its next item
 } range_state;
 
 static void take(range_state *s, int lo, int hi) {
@@ -153,26 +154,30 @@ static void take(range_state *s, int lo, int hi) {
     for (int i = lo; i < hi && i >= 0 && i < RITEMS; i++) atomic_fetch_add(&s->done[i], 1);
 }
 
-static void range_fn(void *arg, int ith, int nth) {
+// Each thread's items: first its own range's, consecutive from its start
+// (own[ith] is where the next must begin, until one comes from elsewhere).
+static void range_items(void *arg, int ith, int lo, int hi) {
     range_state *s = arg;
-    int lo, hi, next = -1;
-    while (pool_range_front(&s->r[ith], s->grain, &lo, &hi)) {
-        if (next >= 0 && lo != next) atomic_fetch_add(&s->bad, 1);  // the owner's items are consecutive
-        next = hi;
-        take(s, lo, hi);
+    if (s->own_next[ith] >= 0) {
+        if (lo == s->own_next[ith] && hi <= s->own_end[ith]) s->own_next[ith] = hi == s->own_end[ith] ? -1 : hi;
+        else if (lo >= s->own_start[ith] && lo < s->own_end[ith]) atomic_fetch_add(&s->bad, 1);  // own, out of order
+        else s->own_next[ith] = -1;  // helping: the owner's front is done or taken
     }
-    for (int i = 1; i < nth; i++)
-        while (pool_range_back(&s->r[(ith + i) % nth], s->grain, &lo, &hi)) take(s, lo, hi);
+    take(s, lo, hi);
+}
+
+static void range_fn(void *arg, int ith, int nth) {
+    pool_ranges_work(((range_state *)arg)->r, ith, nth, ((range_state *)arg)->grain, range_items, arg);
 }
 
 static int run_ranges(thread_pool *p, range_state *s, int nth, int n, int grain, int caller_only) {
     s->n = n, s->grain = grain;
     atomic_store(&s->bad, 0);
     for (int i = 0; i < n; i++) atomic_store(&s->done[i], 0);
+    pool_ranges_split(s->r, nth, n, grain);
     for (int i = 0; i < nth; i++) {
-        int lo, hi;
-        pool_split(n, i, nth, grain, &lo, &hi);
-        pool_range_set(&s->r[i], lo, hi);
+        pool_split(n, i, nth, grain, &s->own_start[i], &s->own_end[i]);
+        s->own_next[i] = s->own_start[i] < s->own_end[i] ? s->own_start[i] : -1;
     }
     if (caller_only) range_fn(s, 0, nth);
     else pool_run_shared(p, range_fn, s);
