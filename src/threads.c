@@ -220,7 +220,7 @@ void pool_split(int n, int ith, int nth, int step, int *lo, int *hi) {
 
 static inline uint64_t span_of(uint32_t lo, uint32_t hi) { return lo | (uint64_t)hi << 32; }
 
-void pool_range_set(pool_range *r, int lo, int hi) {
+static void range_set(pool_range *r, int lo, int hi) {
     atomic_store_explicit(&r->span, span_of((uint32_t)lo, (uint32_t)hi), memory_order_relaxed);
 }
 
@@ -233,7 +233,7 @@ static inline uint32_t share(uint32_t left, uint32_t grain, uint32_t d) {
 // The owner takes a third of what is left, so that while it works on one
 // item two thirds stay to be shared, and it still calls its work function
 // only a few times (every call costs a restart of the kernel).
-bool pool_range_front(pool_range *r, int grain, int *lo, int *hi) {
+static bool range_front(pool_range *r, int grain, int *lo, int *hi) {
     uint64_t s = atomic_load_explicit(&r->span, memory_order_relaxed);
     for (;;) {
         uint32_t a = (uint32_t)s, b = (uint32_t)(s >> 32);
@@ -252,7 +252,7 @@ bool pool_range_front(pool_range *r, int grain, int *lo, int *hi) {
 // few large items. Its first item starts at a multiple of grain, as every
 // item does (the end of the last range need not be one): where the items
 // are cut must not depend on which thread takes them.
-bool pool_range_back(pool_range *r, int grain, int *lo, int *hi) {
+static bool range_back(pool_range *r, int grain, int *lo, int *hi) {
     uint64_t s = atomic_load_explicit(&r->span, memory_order_relaxed);
     for (;;) {
         uint32_t a = (uint32_t)s, b = (uint32_t)(s >> 32);
@@ -271,13 +271,13 @@ void pool_ranges_split(pool_range *ranges, int nth, int n, int grain) {
     for (int i = 0; i < nth; i++) {
         int lo, hi;
         pool_split(n, i, nth, grain, &lo, &hi);
-        pool_range_set(&ranges[i], lo, hi);
+        range_set(&ranges[i], lo, hi);
     }
 }
 
 void pool_ranges_work(pool_range *ranges, int ith, int nth, int grain, pool_items_fn fn, void *arg) {
     int lo, hi;
-    while (pool_range_front(&ranges[ith], grain, &lo, &hi)) fn(arg, ith, lo, hi);
+    while (range_front(&ranges[ith], grain, &lo, &hi)) fn(arg, ith, lo, hi);
     for (int i = 1; i < nth; i++)
-        while (pool_range_back(&ranges[(ith + i) % nth], grain, &lo, &hi)) fn(arg, ith, lo, hi);
+        while (range_back(&ranges[(ith + i) % nth], grain, &lo, &hi)) fn(arg, ith, lo, hi);
 }

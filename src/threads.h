@@ -31,24 +31,16 @@ void pool_run_shared(thread_pool *p, pool_fn fn, void *arg);
 void pool_split(int n, int ith, int nth, int step, int *lo, int *hi);
 
 // Ranges of items that one thread owns and others may help with: a step
-// sets one per thread (pool_range_set, e.g. from pool_split), then each
-// thread takes its own range from the front (pool_range_front: one memory
-// stream, in order) and, when that is empty, the others' from the back
-// (pool_range_back). Every item is taken exactly once, by whichever
-// threads run, so it suits pool_run_shared. A range is [lo, hi) in one
-// atomic word, on a cache line of its own.
+// splits the items into one range per thread (pool_ranges_split), then each
+// thread runs pool_ranges_work: its own range from the front, a third of
+// what is left at a time (one memory stream, in order), and, when that is
+// empty, the back half of what the others have left. Every item is taken
+// exactly once, by whichever threads run, so it suits pool_run_shared; every
+// item starts at a multiple of grain and ends at one or at n. A range is
+// [lo, hi) in one atomic word, on a cache line of its own.
 typedef struct {
     _Alignas(64) _Atomic uint64_t span;
 } pool_range;
-
-void pool_range_set(pool_range *r, int lo, int hi);
-// The owner's next items [*lo, *hi): a third of what is left, in whole
-// multiples of grain (or the rest). False when the range is empty.
-bool pool_range_front(pool_range *r, int grain, int *lo, int *hi);
-// A helper's: the back half of what is left. Every item starts at a
-// multiple of grain and ends at one or at the range's end, as long as the
-// ranges were set on such bounds (pool_split with step = grain).
-bool pool_range_back(pool_range *r, int grain, int *lo, int *hi);
 
 // ranges[0..nth) = pool_split of n items in multiples of grain.
 void pool_ranges_split(pool_range *ranges, int nth, int n, int grain);

@@ -4,7 +4,7 @@
 // spinning path); a shared step (pool_run_shared) gets all its items done
 // exactly once by whichever threads join, and is over when it returns;
 // pool_split partitions [0, n) in order, in multiples of step; owned ranges
-// (pool_range_*) give every item to exactly one thread, the owner's in
+// (pool_ranges_*) give every item to exactly one thread, the owner's in
 // order, whichever threads join a shared step, cut at multiples of the grain.
 #include <stdatomic.h>
 #include <stdio.h>
