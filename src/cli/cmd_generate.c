@@ -249,7 +249,11 @@ int cmd_generate(int argc, char **argv) {
     uint8_t buf[512];
     bool pipe_closed = false;
     while (n_gen < n_predict && !interrupted) {
+        // the rate counts what a token costs: its evaluation and the sampling
+        // that follows (the first token's sampling follows the prompt's)
+        double ts = now_ms();
         int32_t next = gpt_sample(smp, logits, V, ids, n_ids);
+        if (n_gen > 0) t_gen += now_ms() - ts;
         if (a.probs) print_probs(m, smp, (int)a.probs, next);
         n_gen++;
         if (next == eos && !a.ignore_eos) {
