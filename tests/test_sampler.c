@@ -10,7 +10,7 @@
 // above a flat tail, vocabularies smaller than the candidates it keeps,
 // low and high temperatures, top-k below and above its heap's limit, and a
 // repetition penalty. gpt_sampler_top must report the reference's top ids
-// and probabilities.
+// and probabilities. Logits with NaN or infinities still give an id in range.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -205,6 +205,26 @@ int main(void) {
                             }
             }
         }
+    // logits a broken model can give (NaN, infinities): any id in range, no crash
+    const float bad_values[] = {NAN, INFINITY, -INFINITY};
+    for (int vi = 0; vi < 3; vi++)
+        for (int bv = 0; bv < 3; bv++)
+            for (int where = 0; where < 3; where++) {  // the first logit, one in the middle, all of them
+                int V = vocab[vi];
+                make_logits(logits, V, GAUSS);
+                if (where == 2)
+                    for (int i = 0; i < V; i++) logits[i] = bad_values[bv];
+                else logits[where == 0 ? 0 : V / 2] = bad_values[bv];
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++) {
+                        gpt_sampler_params p = {.temp = temps[a], .top_k = top_ks[b], .top_p = 0.95f, .min_p = 0.05f,
+                                                .repeat_penalty = 1.3f, .repeat_last_n = 64, .seed = 5};
+                        gpt_sampler *s = gpt_sampler_new(&p);
+                        int32_t id = gpt_sample(s, logits, V, hist, 32);
+                        CHECK(id >= 0 && id < V, "V %d, logit %g at %d: id %d out of range", V, bad_values[bv], where, id);
+                        gpt_sampler_free(s);
+                    }
+            }
     free(logits), free(l), free(c), free(w);
     printf("test_sampler: %d checks, %d failed\n", checks, failures);
     return failures != 0;
