@@ -6,7 +6,9 @@
   - gb_s = bytes_per_token x tokens / time, samples and their mean agree;
   - a generation test carries a bandwidth pass before each timed run and one after the last,
     and its roofline_pct is gb_s over their median;
-  - --membw alone, and one-line errors with exit code 1 for bad input.
+  - --membw alone; --kernels: a row for every type, row length and thread count, positive
+    figures, kernel / read = from-memory GB/s over plain-read GB/s;
+  - one-line errors with exit code 1 for bad input.
 No speed is asserted: timings belong in the benchmark, not in tests.
 Usage: test_bench.py GPT MODEL WORKDIR"""
 import json
@@ -173,7 +175,25 @@ if p.returncode == 0:
     check(len(m) == 1 and m[0]["membw_gb_s"] > 0 and m[0]["membw_best_gb_s"] >= m[0]["membw_gb_s"],
           f"bench --membw --json: {m}")
 
-for args, needle in ((["bench"], "no model given"), (["bench", "-m", model, "-p", "x"], "-p"),
+p = run("bench", "--kernels", "-t", "1,2", "-r", "1")
+check(p.returncode == 0, f"bench --kernels exited {p.returncode}: {p.stderr[-300:]!r}")
+rows = [line.split("|")[1:-1] for line in p.stdout.decode().splitlines() if line.startswith("| ") and "---" not in line]
+rows = [[c.strip() for c in r] for r in rows[1:]]  # past the header
+seen = set()
+for r in rows:
+    try:
+        typ, k, th, mem, read, pct, cache = r[0], int(r[1]), int(r[2]), float(r[3]), float(r[4]), float(r[5].rstrip("%")), float(r[6])
+    except (ValueError, IndexError):
+        check(False, f"bench --kernels: row {r}")
+        continue
+    seen.add((typ, k, th))
+    check(mem > 0 and read > 0 and cache > 0, f"bench --kernels: {r}: a figure is not positive")
+    check(abs(pct - 100 * mem / read) <= 0.5 + 100 * 0.05 / read * (1 + mem / read),
+          f"bench --kernels: {r}: kernel / read {pct}%, {mem} / {read} = {100 * mem / read:.1f}%")
+want = {(t, k, th) for t in ("F32", "F16", "Q8_0", "Q4_0") for k in (768, 3072) for th in (1, 2)}
+check(seen == want, f"bench --kernels: rows {sorted(seen)}, want {sorted(want)}")
+
+for args, needle in ((["bench"], "no model given"), (["bench", "--kernels", "-m", model], "--kernels"), (["bench", "-m", model, "-p", "x"], "-p"),
                      (["bench", "-m", os.path.join(work, "missing.gguf")], "missing.gguf"),
                      (["bench", "-m", model, "-n", "5000"], "does not fit in the model's context of 256"),
                      (["bench", "-m", model, "-r", "0"], "-r"), (["bench", "--bogus"], "--bogus")):

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "gpt.h"
+#include "kernel_bench.h"
 #include "kernels/kernels.h"
 #include "membw.h"
 #include "model.h"
@@ -33,13 +34,14 @@ typedef struct {
     long pp[MAX_LIST], tg[MAX_LIST], threads[MAX_LIST];
     int n_pp, n_tg, n_threads;
     long reps;
-    bool json, membw, pp_set, tg_set;
+    bool json, membw, kernels, pp_set, tg_set;
 } bench_args;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: gpt bench -m MODEL [-m MODEL ...] [options]\n"
             "       gpt bench --membw [-t N]\n"
+            "       gpt bench --kernels [-t LIST] [-r N]\n"
             "\n"
             "Measure prompt processing (pp) and generation (tg) speed like llama-bench, and the\n"
             "machine's memory read bandwidth, which the generation speed is compared against.\n"
@@ -50,6 +52,9 @@ static void usage(FILE *f) {
             "  -t, --threads LIST    thread counts, comma separated (default: physical cores)\n"
             "  -r, --repetitions N   timed runs of each test, after one warm-up (default 5)\n"
             "      --membw           measure the read bandwidth only (with -m: it is always measured)\n"
+            "      --kernels         measure the decode kernels instead of a model: GB/s of weight rows\n"
+            "                        (F32, F16, Q8_0, Q4_0, rows of 768 and 3072) from memory and from\n"
+            "                        cache, against a plain read of the same bytes with the same threads\n"
             "      --json            print a JSON array, one object per test, with llama-bench's\n"
             "                        field names (n_prompt, n_gen, n_threads, avg_ts, stddev_ts, ...)\n"
             "  -h, --help            this help\n"
@@ -102,13 +107,18 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 1, MAX_REPS, &a->reps)) return 1;
         } else if (!strcmp(f, "--membw")) {
             a->membw = true;
+        } else if (!strcmp(f, "--kernels")) {
+            a->kernels = true;
         } else if (!strcmp(f, "--json")) {
             a->json = true;
         } else {
             return cli_error("bench: unknown option '%s' (see gpt bench --help)", f);
         }
     }
-    if (!a->n_models && !a->membw) return cli_error("bench: no model given: use -m MODEL, or --membw");
+    if (a->kernels && (a->n_models || a->membw || a->json))
+        return cli_error("bench: --kernels measures no model, and prints a table: without -m, --membw or --json");
+    if (!a->n_models && !a->membw && !a->kernels)
+        return cli_error("bench: no model given: use -m MODEL, --membw or --kernels");
     return 0;
 }
 
@@ -498,6 +508,7 @@ int cmd_bench(int argc, char **argv) {
     bench_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    if (a.kernels) return bench_kernels(a.threads, a.n_threads, (int)a.reps);
     machine_info mc = {.membw_threads = physical_cores(), .kernels = kernels_select()->name,
                        .decode_rowwise = kernels_decode_rowwise()};
     for (int i = 0; i < a.n_threads; i++)
