@@ -57,4 +57,9 @@ int physical_cores(void);
 // Milliseconds from a monotonic clock.
 double now_ms(void);
 
+// qsort's comparison of doubles, ascending
+int cmp_double(const void *a, const void *b);
+// The median of v[0..n) (v is left as it is), 0 when n is 0.
+double median(const double *v, int n);
+
 #endif

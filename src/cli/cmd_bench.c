@@ -241,22 +241,6 @@ static double run_once(gpt_context *ctx, const gpt_model *m, int n_prompt, int n
     return (now_ms() - t0) * 1e6;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    if (n <= 0) return 0;
-    double *s = malloc((size_t)n * sizeof *s);
-    if (!s) return v[0];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return m;
-}
-
 // One bandwidth pass into r's list (generation tests only).
 static void probe_pass(membw_probe *probe, bench_result *r) {
     if (probe && r->n_gen > 0 && membw_probe_passes(probe, 1, &r->membw_passes[r->n_membw]) == 1) r->n_membw++;

@@ -121,11 +121,6 @@ static double sem(const moments *m) {
     return var > 0 ? sqrt(var / (m->n - 1)) : 0.0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 // ---- one position's distribution ---------------------------------------------------
 
 // log(sum(exp(logits))) over V logits, in double for the sum

@@ -85,15 +85,6 @@ static int fill_rows(uint8_t *w, size_t bytes, uint32_t type, int K) {
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median_of(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // GB/s of one timed pool step of the job: bytes = rows x row_bytes x passes
 static double time_job(thread_pool *pool, kernel_job *j) {
     double t0 = now_ms();
@@ -114,16 +105,16 @@ static kernel_figures measure(const kernel_table *k, thread_pool *pool, int nth,
     kernel_job j = {k, type, K, (int)(BIG_BYTES / rs), 1, rs, big, out, x, xq};
     time_job(pool, &j);  // warm-up: TLB, page tables
     for (int r = 0; r < reps; r++) g[r] = time_job(pool, &j);
-    f.memory = median_of(g, reps);
+    f.memory = median(g, reps);
     membw_range all = {big, (size_t)j.rows * rs};
     for (int r = 0; r < reps; r++) g[r] = membw_read(&all, 1, nth);
-    f.read = median_of(g, reps);
+    f.read = median(g, reps);
     // each thread's share of the small set is its own CACHE_BYTES of rows
     j.rows = (int)(CACHE_BYTES / rs) / 16 * 16 * nth;
     j.passes = (int)(BIG_BYTES / ((size_t)j.rows * rs));
     time_job(pool, &j);
     for (int r = 0; r < reps; r++) g[r] = time_job(pool, &j);
-    f.cache = median_of(g, reps);
+    f.cache = median(g, reps);
     return f;
 }
 
