@@ -190,7 +190,7 @@ static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx,
         else pool_run(c->pool, quant_worker, &q);
         mt.xq = c->xq;
     }
-    pool_run_shared(c->pool, matmul_worker, &mt);  // rows come from a counter: any thread may take them all
+    pool_run_shared(c->pool, matmul_worker, &mt);  // counter or ranges: any thread may take every row
 }
 
 // ---- LayerNorm over rows ---------------------------------------------------------

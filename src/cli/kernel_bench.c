@@ -50,13 +50,9 @@ static void kernel_worker(void *arg, int ith, int nth) {
         KERNEL(j->k, matmul[j->type])(j->out, j->rows, j->x, j->K, j->xq, j->w, j->row_bytes, 1, j->K, n0, n1);
 }
 
+// bytes of a row of K weights of the type, ggml's block sizes (gguf.h)
 static size_t row_bytes_of(uint32_t type, int K) {
-    switch (type) {
-    case GGML_TYPE_F32: return (size_t)K * 4;
-    case GGML_TYPE_F16: return (size_t)K * 2;
-    case GGML_TYPE_Q8_0: return (size_t)K / QK * sizeof(block_q8_0);
-    default: return (size_t)K / QK * sizeof(block_q4_0);
-    }
+    return (size_t)K / ggml_type_block_elems(type) * ggml_type_block_bytes(type);
 }
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
@@ -124,13 +120,13 @@ int bench_kernels(const long *threads, int n_threads, int reps) {
     static const int row_lengths[] = {768, 3072};
     if (reps > MAX_REPS) reps = MAX_REPS;
     const kernel_table *k = kernels_select();
-    int maxK = 3072;
+    int maxK = row_lengths[1];
     uint8_t *big = mmap(NULL, BIG_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (big == MAP_FAILED) return cli_error("bench: cannot map %zu MiB for the kernel measurement", BIG_BYTES >> 20);
 #ifdef MADV_HUGEPAGE
     madvise(big, BIG_BYTES, MADV_HUGEPAGE);  // as the model's weights are mapped
 #endif
-    size_t max_rows = BIG_BYTES / row_bytes_of(GGML_TYPE_Q4_0, 768);
+    size_t max_rows = BIG_BYTES / row_bytes_of(GGML_TYPE_Q4_0, row_lengths[0]);  // the shortest rows
     float *x = malloc((size_t)maxK * sizeof(float)), *out = malloc(max_rows * sizeof(float));
     block_q8_0 *xq = malloc((size_t)maxK / QK * sizeof(block_q8_0));
     if (!x || !out || !xq) {
