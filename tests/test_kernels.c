@@ -10,6 +10,7 @@
 // kernels_select() picked the table NAME (ctest runs it with
 // GPT_KERNELS=scalar to prove the fallback switch works).
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,42 +168,110 @@ static void check_quantize_row(const kernel_table *k) {
     }
 }
 
+// F32 rows to IEEE half (keys and values into an F16 cache): bit for bit
+// what fp32_to_fp16 gives (itself checked against the compiler's _Float16 in
+// test_quant) for every 997th bit pattern and the patterns at and next to
+// every half's rounding tie, in rows of 1003 (the SIMD loop and its tail);
+// a NaN must stay a NaN (F16C keeps its payload's top bits, the scalar code
+// a fixed quiet NaN).
+static void check_f16_row(const kernel_table *k) {
+    if (!k->f32_to_f16_row) return;
+    enum { ROW = 1003 };
+    float x[ROW];
+    uint16_t y[ROW + 1];
+    int n = 0, bad = 0, rows = 0;
+    uint64_t u = 0;
+    uint32_t m = 0;
+    int dlt = -1, sign = 0;
+    for (;;) {
+        // the next input: the sweep first, then the ties
+        bool more = true;
+        float f = 0;
+        if (u <= 0xFFFFFFFFull) {
+            uint32_t bits = (uint32_t)u;
+            memcpy(&f, &bits, 4);
+            u += 997;
+        } else if (m < 0x7BFF) {
+            float a = fp16_to_fp32((uint16_t)m), b = fp16_to_fp32((uint16_t)(m + 1));
+            float mid = (float)(((double)a + (double)b) / 2);
+            uint32_t bits;
+            memcpy(&bits, &mid, 4);
+            bits += (uint32_t)dlt;
+            memcpy(&f, &bits, 4);
+            if (sign) f = -f;
+            if (++sign == 2) sign = 0, dlt++;
+            if (dlt == 2) dlt = -1, m++;
+        } else {
+            more = false;
+        }
+        if (more) x[n++] = f;
+        if (n == ROW || (!more && n)) {
+            y[n] = 0xABCD;
+            k->f32_to_f16_row(x, y, n);
+            for (int i = 0; i < n; i++) {
+                uint16_t want = fp32_to_fp16(x[i]);
+                bool nan_in = isnan(x[i]), nan_out = (y[i] & 0x7C00) == 0x7C00 && (y[i] & 0x3FF);
+                if ((nan_in ? !nan_out : y[i] != want) && bad++ < 3)
+                    printf("  %s f32_to_f16_row(%a) = 0x%04x, want 0x%04x\n", k->name, x[i], y[i], want);
+            }
+            if (y[n] != 0xABCD && bad++ < 3) printf("  %s f32_to_f16_row wrote past the row\n", k->name);
+            rows++;
+            n = 0;
+        }
+        if (!more) break;
+    }
+    CHECK(bad == 0, "%s f32_to_f16_row: %d of %d rows' values differ from fp32_to_fp16", k->name, bad, rows);
+}
+
 // Attention's S V, out[i][d] = sum_p s[i][p] v[p][d], against the same sum in
 // double precision: one query (decode) and blocks of queries (prefill) not a
 // multiple of the tile, channel counts below, at and off the vector blocks,
-// strides wider than the rows (the gaps must stay untouched).
+// strides wider than the rows (the gaps must stay untouched); over an F32
+// cache and over an F16 one.
 static void check_weighted_rows(const kernel_table *k) {
-    if (!k->weighted_rows_f32) return;
     static const int ms[] = {1, 2, 4, 5, 11, 32}, nposs[] = {1, 2, 9, 64, 301}, ns[] = {1, 5, 8, 16, 20, 40, 64, 72, 100};
-    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
-        for (size_t b = 0; b < sizeof nposs / sizeof nposs[0]; b++)
-            for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
-                int m = ms[a], npos = nposs[b], n = ns[c], lds = npos + 3, ldo = n + 5, bad = 0;
-                float *s = malloc((size_t)m * lds * sizeof(float)), *v = malloc((size_t)npos * n * sizeof(float));
-                float *out = malloc((size_t)m * ldo * sizeof(float));
-                for (int j = 0; j < m * lds; j++) s[j] = frand() * 0.5f + 0.5f;  // weights in [0, 1)
-                for (int j = 0; j < npos * n; j++) v[j] = frand() * 4.0f;
-                for (int j = 0; j < m * ldo; j++) out[j] = SENTINEL;
-                k->weighted_rows_f32(out, ldo, s, lds, v, m, npos, n);
-                for (int i = 0; i < m; i++)
-                    for (int d = 0; d < ldo; d++) {
-                        float got = out[(size_t)i * ldo + d];
-                        if (d >= n) {
-                            if (got != SENTINEL && bad++ < 3) printf("  %s weighted_rows: wrote out[%d][%d]\n", k->name, i, d);
-                            continue;
-                        }
-                        double ref = 0, mag = 0;
-                        for (int p = 0; p < npos; p++) {
-                            double t = (double)s[(size_t)i * lds + p] * v[(size_t)p * n + d];
-                            ref += t, mag += fabs(t);
-                        }
-                        if (!(fabs(got - ref) <= 1e-6 * mag + 1e-30) && bad++ < 3)
-                            printf("  %s weighted_rows m=%d npos=%d n=%d [%d][%d]: %.9g, want %.9g\n", k->name, m, npos,
-                                   n, i, d, got, ref);
+    for (int half = 0; half < 2; half++) {  // the F32 cache, then the F16 one
+        if (half ? !k->weighted_rows_f16 : !k->weighted_rows_f32) continue;
+        const char *name = half ? "weighted_rows_f16" : "weighted_rows_f32";
+        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+            for (size_t b = 0; b < sizeof nposs / sizeof nposs[0]; b++)
+                for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+                    int m = ms[a], npos = nposs[b], n = ns[c], lds = npos + 3, ldo = n + 5, bad = 0;
+                    float *s = malloc((size_t)m * lds * sizeof(float)), *v = malloc((size_t)npos * n * sizeof(float));
+                    uint16_t *vh = malloc((size_t)npos * n * sizeof(uint16_t));
+                    float *out = malloc((size_t)m * ldo * sizeof(float));
+                    for (int j = 0; j < m * lds; j++) s[j] = frand() * 0.5f + 0.5f;  // weights in [0, 1)
+                    for (int j = 0; j < npos * n; j++) {
+                        v[j] = frand() * 4.0f;
+                        // the F16 cache holds v rounded to half: the reference
+                        // takes the rounded values (fp32_to_fp16 is tested in test_quant)
+                        vh[j] = fp32_to_fp16(v[j]);
+                        if (half) v[j] = fp16_to_fp32(vh[j]);
                     }
-                CHECK(bad == 0, "%s weighted_rows_f32 m=%d npos=%d n=%d: %d values off", k->name, m, npos, n, bad);
-                free(s), free(v), free(out);
-            }
+                    for (int j = 0; j < m * ldo; j++) out[j] = SENTINEL;
+                    if (half) k->weighted_rows_f16(out, ldo, s, lds, vh, m, npos, n);
+                    else k->weighted_rows_f32(out, ldo, s, lds, v, m, npos, n);
+                    for (int i = 0; i < m; i++)
+                        for (int d = 0; d < ldo; d++) {
+                            float got = out[(size_t)i * ldo + d];
+                            if (d >= n) {
+                                if (got != SENTINEL && bad++ < 3)
+                                    printf("  %s %s: wrote out[%d][%d]\n", k->name, name, i, d);
+                                continue;
+                            }
+                            double ref = 0, mag = 0;
+                            for (int p = 0; p < npos; p++) {
+                                double t = (double)s[(size_t)i * lds + p] * v[(size_t)p * n + d];
+                                ref += t, mag += fabs(t);
+                            }
+                            if (!(fabs(got - ref) <= 1e-6 * mag + 1e-30) && bad++ < 3)
+                                printf("  %s %s m=%d npos=%d n=%d [%d][%d]: %.9g, want %.9g\n", k->name, name, m, npos,
+                                       n, i, d, got, ref);
+                        }
+                    CHECK(bad == 0, "%s %s m=%d npos=%d n=%d: %d values off", k->name, name, m, npos, n, bad);
+                    free(s), free(v), free(vh), free(out);
+                }
+    }
 }
 
 // GELU (tanh approximation) against the same function in double precision,
@@ -281,6 +350,7 @@ int main(int argc, char **argv) {
         }
 #endif
         check_quantize_row(k);
+        check_f16_row(k);
         check_weighted_rows(k);
         check_gelu(k);
         check_softmax(k);

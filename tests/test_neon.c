@@ -18,6 +18,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,38 +117,88 @@ static void test_quantize(void) {
     }
 }
 
+// ---- F32 rows to half -------------------------------------------------------
+
+// bit for bit fp32_to_fp16 (checked against _Float16 in test_quant) on every
+// 997th bit pattern and next to every half's rounding tie, rows of 1001; NaN
+// stays NaN
+static void test_f16_row(void) {
+    enum { ROW = 1001 };
+    float x[ROW];
+    uint16_t y[ROW];
+    int bad = 0, n = 0;
+    for (uint64_t u = 0;; u += 997) {
+        bool more = u <= 0xFFFFFFFFull;
+        if (more) {
+            uint32_t bits = (uint32_t)u;
+            memcpy(&x[n++], &bits, 4);
+        }
+        if (n == ROW || (!more && n)) {
+            neon->f32_to_f16_row(x, y, n);
+            for (int i = 0; i < n; i++)
+                bad += isnan(x[i]) ? !((y[i] & 0x7C00) == 0x7C00 && (y[i] & 0x3FF)) : y[i] != fp32_to_fp16(x[i]);
+            n = 0;
+        }
+        if (!more) break;
+    }
+    for (uint32_t m = 0; m < 0x7BFF; m++) {
+        float a = fp16_to_fp32((uint16_t)m), b = fp16_to_fp32((uint16_t)(m + 1));
+        float mid = (float)(((double)a + (double)b) / 2);
+        uint32_t bits;
+        memcpy(&bits, &mid, 4);
+        for (int d = 0; d < 3; d++) {
+            uint32_t t = bits + (uint32_t)(d - 1);
+            memcpy(&x[d], &t, 4);
+            x[d + 3] = -x[d];
+        }
+        neon->f32_to_f16_row(x, y, 6);  // below the vector width for the last two
+        for (int i = 0; i < 6; i++) bad += y[i] != fp32_to_fp16(x[i]);
+    }
+    CHECK(bad == 0, "f32_to_f16_row: %d values differ from fp32_to_fp16", bad);
+}
+
 // ---- attention's S V ---------------------------------------------------------
 
 // out[i][d] = sum_p s[i][p] v[p][d] for one query and blocks of queries, channel
-// counts on and off the 4, 16 and 64 blocks, against the sum in double
+// counts on and off the 4, 16 and 64 blocks, against the sum in double; over
+// an F32 cache and over an F16 one (the reference reads the halves' values)
 static void test_weighted_rows(void) {
     static const int ms[] = {1, 3, 4, 9}, nposs[] = {1, 7, 130}, ns[] = {3, 4, 16, 20, 64, 100};
-    for (size_t a = 0; a < 4; a++)
-        for (size_t b = 0; b < 3; b++)
-            for (size_t c = 0; c < 6; c++) {
-                int m = ms[a], npos = nposs[b], n = ns[c], lds = npos + 1, ldo = n + 2;
-                float *s = xmalloc((size_t)m * lds * 4), *v = xmalloc((size_t)npos * n * 4);
-                float *out = xmalloc((size_t)m * ldo * 4);
-                fill(s, (size_t)m * lds, 1.0f);
-                fill(v, (size_t)npos * n, 3.0f);
-                for (int k = 0; k < m * ldo; k++) out[k] = -7.0f;
-                neon->weighted_rows_f32(out, ldo, s, lds, v, m, npos, n);
-                int bad = 0;
-                for (int i = 0; i < m; i++)
-                    for (int d = 0; d < ldo; d++) {
-                        float got = out[(size_t)i * ldo + d];
-                        double r = 0, mag = 0;
-                        for (int p = 0; p < npos && d < n; p++) {
-                            double t = (double)s[(size_t)i * lds + p] * v[(size_t)p * n + d];
-                            r += t, mag += fabs(t);
-                        }
-                        bad += d < n ? !(fabs(got - r) <= 1e-6 * mag + 1e-30) : got != -7.0f;
+    for (int half = 0; half < 2; half++)
+        for (size_t a = 0; a < 4; a++)
+            for (size_t b = 0; b < 3; b++)
+                for (size_t c = 0; c < 6; c++) {
+                    int m = ms[a], npos = nposs[b], n = ns[c], lds = npos + 1, ldo = n + 2;
+                    float *s = xmalloc((size_t)m * lds * 4), *v = xmalloc((size_t)npos * n * 4);
+                    uint16_t *vh = xmalloc((size_t)npos * n * 2);
+                    float *out = xmalloc((size_t)m * ldo * 4);
+                    fill(s, (size_t)m * lds, 1.0f);
+                    fill(v, (size_t)npos * n, 3.0f);
+                    for (int k = 0; k < npos * n; k++) {
+                        vh[k] = fp32_to_fp16(v[k]);
+                        if (half) v[k] = fp16_to_fp32(vh[k]);
                     }
-                CHECK(bad == 0, "weighted_rows_f32 m=%d npos=%d n=%d: %d values off or written outside", m, npos, n, bad);
-                free(s);
-                free(v);
-                free(out);
-            }
+                    for (int k = 0; k < m * ldo; k++) out[k] = -7.0f;
+                    if (half) neon->weighted_rows_f16(out, ldo, s, lds, vh, m, npos, n);
+                    else neon->weighted_rows_f32(out, ldo, s, lds, v, m, npos, n);
+                    int bad = 0;
+                    for (int i = 0; i < m; i++)
+                        for (int d = 0; d < ldo; d++) {
+                            float got = out[(size_t)i * ldo + d];
+                            double r = 0, mag = 0;
+                            for (int p = 0; p < npos && d < n; p++) {
+                                double t = (double)s[(size_t)i * lds + p] * v[(size_t)p * n + d];
+                                r += t, mag += fabs(t);
+                            }
+                            bad += d < n ? !(fabs(got - r) <= 1e-6 * mag + 1e-30) : got != -7.0f;
+                        }
+                    CHECK(bad == 0, "weighted_rows_%s m=%d npos=%d n=%d: %d values off or written outside",
+                          half ? "f16" : "f32", m, npos, n, bad);
+                    free(s);
+                    free(v);
+                    free(vh);
+                    free(out);
+                }
 }
 
 // ---- matrix products -----------------------------------------------------------------
@@ -301,13 +352,15 @@ int main(void) {
     CHECK(strcmp(neon->name, "neon") == 0, "table name '%s'", neon->name);
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
     for (int i = 0; i < 4; i++) CHECK(neon->matmul[types[i]] != NULL, "no NEON matmul for type %u", types[i]);
-    CHECK(neon->weighted_rows_f32 && neon->quantize_row_q8_0, "NULL entries in the NEON table");
+    CHECK(neon->weighted_rows_f32 && neon->weighted_rows_f16 && neon->f32_to_f16_row && neon->quantize_row_q8_0,
+          "NULL entries in the NEON table");
     if (failures) return 1;
     CHECK(kernels_by_name("neon") == neon, "kernels_by_name(\"neon\") is not the NEON table");
     const char *env = getenv("GPT_KERNELS");
     if (!env || !*env) CHECK(kernels_select() == neon, "kernels_select() is '%s', not neon", kernels_select()->name);
 
     test_quantize();
+    test_f16_row();
     test_weighted_rows();
     test_float_matmul();
     test_quant_matmul();

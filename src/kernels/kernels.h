@@ -40,6 +40,12 @@ typedef struct {
     // v (npos, n) contiguous rows. Attention's S V: one head's weights for m
     // queries times its cached values, read as the cache holds them.
     void (*weighted_rows_f32)(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n);
+    // the same over a cache of F16 values (v (npos, n) halves)
+    void (*weighted_rows_f16)(float *out, int ldo, const float *s, int lds, const uint16_t *v, int m, int npos,
+                              int n);
+    // y (n) = x rounded to IEEE half, to nearest even (fp32_to_fp16, bit for
+    // bit on every non-NaN input): keys and values appended to an F16 cache
+    void (*f32_to_f16_row)(const float *x, uint16_t *y, int n);
     // quantize one row of n (multiple of 32) floats to Q8_0 blocks
     void (*quantize_row_q8_0)(const float *x, block_q8_0 *y, int n);
     // x (n) = GELU(x), GPT-2's tanh approximation, as the equal
@@ -72,6 +78,8 @@ void avx2_matmul_f32(float *out, int ldo, const float *x, int ldx, const void *x
 void avx2_matmul_f16(float *out, int ldo, const float *x, int ldx, const void *xq, const void *w,
                      size_t w_row_bytes, int T, int K, int n0, int n1);
 void avx2_weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n);
+void avx2_weighted_rows_f16(float *out, int ldo, const float *s, int lds, const uint16_t *v, int m, int npos, int n);
+void avx2_f32_to_f16_row(const float *x, uint16_t *y, int n);
 void avx2_gelu_tanh_f32(float *x, int n);
 void avx2_softmax_f32(float *x, int n, float scale);
 // kernels_avx2_quant.c: quantized weights x Q8_0 activations, and a SIMD

@@ -171,67 +171,87 @@ DEFINE_MATMUL(f16, uint16_t, load8_f16, load1_f16, 2, 1)
 
 // ---- attention's S V ---------------------------------------------------------------
 
-// One query, channels d0 .. n-1: o[d] = sum_p s[p] v[p][d]. Blocks of 64
-// channels keep 8 accumulators, what two FMA units of 4 cycles' latency need
-// in flight; the value rows are read once, in order (decode's whole use).
-static void weighted_rows1(float *o, const float *s, const float *v, int npos, int n, int d0) {
-    int d = d0;
-    for (; d + 64 <= n; d += 64) {
-        __m256 acc[8];
-        for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
-        for (int p = 0; p < npos; p++) {
-            const float *vp = v + (size_t)p * n + d;
-            __m256 w = _mm256_set1_ps(s[p]);
-            for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vp + 8 * j), acc[j]);
-        }
-        for (int j = 0; j < 8; j++) _mm256_storeu_ps(o + d + 8 * j, acc[j]);
-    }
-    for (; d + 8 <= n; d += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int p = 0; p < npos; p++) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[p]), _mm256_loadu_ps(v + (size_t)p * n + d), acc);
-        _mm256_storeu_ps(o + d, acc);
-    }
-    for (; d < n; d++) {
-        float a = 0.0f;
-        for (int p = 0; p < npos; p++) a += s[p] * v[(size_t)p * n + d];
-        o[d] = a;
-    }
-}
-
-// WQ queries x 16 channels per tile (prefill): 2 * WQ accumulators, 2 value
-// vectors and a broadcast weight in registers; at each position 2 + WQ loads
-// feed 2 * WQ FMAs. A tile of 4 x 32 needs 16 accumulators + 4 values + 1
-// broadcast, more than AVX2's 16 registers: spilled, it ran at half the speed
-// of this one (54 against 94-105 GFLOP/s on one Zen 4 core, npos 128 and 512).
-// 4, 5 and 6 queries measured alike; 4 divides attention's blocks of 32.
+// Written once over the cache's element type (F32 or F16 rows, read through
+// LOAD8/LOAD1 as in the matrix-vector kernels): weighted_rows_<T>.
+//
+// weighted_rows1_<T>: one query, channels d0 .. n-1: o[d] = sum_p s[p] v[p][d].
+// Blocks of 64 channels keep 8 accumulators, what two FMA units of 4 cycles'
+// latency need in flight; the value rows are read once, in order (decode's
+// whole use).
+//
+// weighted_rows_tile_<T>: WQ queries x 16 channels per tile (prefill): 2 * WQ
+// accumulators, 2 value vectors and a broadcast weight in registers; at each
+// position 2 + WQ loads feed 2 * WQ FMAs. A tile of 4 x 32 needs 16
+// accumulators + 4 values + 1 broadcast, more than AVX2's 16 registers:
+// spilled, it ran at half the speed of this one (54 against 94-105 GFLOP/s on
+// one Zen 4 core, npos 128 and 512, F32). 4, 5 and 6 queries measured alike; 4
+// divides attention's blocks of 32.
 #define WQ 4
-static void weighted_rows_tile(float *out, int ldo, const float *s, int lds, const float *v, int npos, int n) {
-    int d = 0;
-    for (; d + 16 <= n; d += 16) {
-        __m256 acc[WQ][2];
-        for (int i = 0; i < WQ; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-        for (int p = 0; p < npos; p++) {
-            const float *vp = v + (size_t)p * n + d;
-            __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8);
-            for (int i = 0; i < WQ; i++) {
-                __m256 w = _mm256_set1_ps(s[(size_t)i * lds + p]);
-                acc[i][0] = _mm256_fmadd_ps(w, v0, acc[i][0]);
-                acc[i][1] = _mm256_fmadd_ps(w, v1, acc[i][1]);
-            }
-        }
-        for (int i = 0; i < WQ; i++) {
-            _mm256_storeu_ps(out + (size_t)i * ldo + d, acc[i][0]);
-            _mm256_storeu_ps(out + (size_t)i * ldo + d + 8, acc[i][1]);
-        }
+#define DEFINE_WEIGHTED_ROWS(T, VT, LOAD8, LOAD1)                                                                     \
+    static void weighted_rows1_##T(float *o, const float *s, const VT *v, int npos, int n, int d0) {               \
+        int d = d0;                                                                                                  \
+        for (; d + 64 <= n; d += 64) {                                                                               \
+            __m256 acc[8];                                                                                           \
+            for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();                                                \
+            for (int p = 0; p < npos; p++) {                                                                         \
+                const VT *vp = v + (size_t)p * n + d;                                                                \
+                __m256 w = _mm256_set1_ps(s[p]);                                                                     \
+                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, LOAD8(vp + 8 * j), acc[j]);                  \
+            }                                                                                                        \
+            for (int j = 0; j < 8; j++) _mm256_storeu_ps(o + d + 8 * j, acc[j]);                                     \
+        }                                                                                                            \
+        for (; d + 8 <= n; d += 8) {                                                                                 \
+            __m256 acc = _mm256_setzero_ps();                                                                        \
+            for (int p = 0; p < npos; p++)                                                                           \
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(s[p]), LOAD8(v + (size_t)p * n + d), acc);                      \
+            _mm256_storeu_ps(o + d, acc);                                                                            \
+        }                                                                                                            \
+        for (; d < n; d++) {                                                                                         \
+            float a = 0.0f;                                                                                          \
+            for (int p = 0; p < npos; p++) a += s[p] * LOAD1(v + (size_t)p * n + d);                                 \
+            o[d] = a;                                                                                                \
+        }                                                                                                            \
+    }                                                                                                                \
+    static void weighted_rows_tile_##T(float *out, int ldo, const float *s, int lds, const VT *v, int npos, int n) { \
+        int d = 0;                                                                                                   \
+        for (; d + 16 <= n; d += 16) {                                                                               \
+            __m256 acc[WQ][2];                                                                                       \
+            for (int i = 0; i < WQ; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();                                \
+            for (int p = 0; p < npos; p++) {                                                                         \
+                const VT *vp = v + (size_t)p * n + d;                                                                \
+                __m256 v0 = LOAD8(vp), v1 = LOAD8(vp + 8);                                                           \
+                for (int i = 0; i < WQ; i++) {                                                                       \
+                    __m256 w = _mm256_set1_ps(s[(size_t)i * lds + p]);                                               \
+                    acc[i][0] = _mm256_fmadd_ps(w, v0, acc[i][0]);                                                   \
+                    acc[i][1] = _mm256_fmadd_ps(w, v1, acc[i][1]);                                                   \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (int i = 0; i < WQ; i++) {                                                                           \
+                _mm256_storeu_ps(out + (size_t)i * ldo + d, acc[i][0]);                                              \
+                _mm256_storeu_ps(out + (size_t)i * ldo + d + 8, acc[i][1]);                                          \
+            }                                                                                                        \
+        }                                                                                                            \
+        if (d < n)                                                                                                   \
+            for (int i = 0; i < WQ; i++)                                                                             \
+                weighted_rows1_##T(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, d);                      \
+    }                                                                                                                \
+    void avx2_weighted_rows_##T(float *out, int ldo, const float *s, int lds, const VT *v, int m, int npos, int n) {  \
+        int i = 0;                                                                                                   \
+        for (; i + WQ <= m; i += WQ)                                                                                 \
+            weighted_rows_tile_##T(out + (size_t)i * ldo, ldo, s + (size_t)i * lds, lds, v, npos, n);                \
+        for (; i < m; i++) weighted_rows1_##T(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, 0);            \
     }
-    if (d < n)
-        for (int i = 0; i < WQ; i++) weighted_rows1(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, d);
-}
 
-void avx2_weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n) {
+DEFINE_WEIGHTED_ROWS(f32, float, load8_f32, load1_f32)
+DEFINE_WEIGHTED_ROWS(f16, uint16_t, load8_f16, load1_f16)
+
+// 8 at a time by F16C (VCVTPS2PH, round to nearest even as the immediate
+// says, whatever MXCSR holds), the rest one by one
+void avx2_f32_to_f16_row(const float *x, uint16_t *y, int n) {
     int i = 0;
-    for (; i + WQ <= m; i += WQ) weighted_rows_tile(out + (size_t)i * ldo, ldo, s + (size_t)i * lds, lds, v, npos, n);
-    for (; i < m; i++) weighted_rows1(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, 0);
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
 
 // ---- GELU --------------------------------------------------------------------------
@@ -326,6 +346,8 @@ const kernel_table kernels_avx2 = {
     .matmul = {[GGML_TYPE_F32] = avx2_matmul_f32, [GGML_TYPE_F16] = avx2_matmul_f16,
                [GGML_TYPE_Q8_0] = avx2_matmul_q8_0, [GGML_TYPE_Q4_0] = avx2_matmul_q4_0},
     .weighted_rows_f32 = avx2_weighted_rows_f32,
+    .weighted_rows_f16 = avx2_weighted_rows_f16,
+    .f32_to_f16_row = avx2_f32_to_f16_row,
     .quantize_row_q8_0 = avx2_quantize_row_q8_0,
     .gelu_tanh_f32 = avx2_gelu_tanh_f32,
     .softmax_f32 = avx2_softmax_f32,

@@ -62,6 +62,8 @@ const kernel_table kernels_avx512 = {
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = avx512_matmul_q8_0, [GGML_TYPE_Q4_0] = avx512_matmul_q4_0},
     .weighted_rows_f32 = avx2_weighted_rows_f32,
+    .weighted_rows_f16 = avx2_weighted_rows_f16,
+    .f32_to_f16_row = avx2_f32_to_f16_row,
     .quantize_row_q8_0 = avx2_quantize_row_q8_0,
     .gelu_tanh_f32 = avx2_gelu_tanh_f32,
     .softmax_f32 = avx2_softmax_f32,

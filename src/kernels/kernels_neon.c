@@ -276,60 +276,72 @@ static void matmul_q4_0(float *out, int ldo, const float *x, int ldx, const void
 
 // ---- vector helpers and activation quantization ------------------------------------
 
-// Attention's S V, o[d] = sum_p s[p] v[p][d], for one query from channel d0
-// on: blocks of 64 channels in 16 accumulators, the value rows read once, in
-// order (decode).
-static void weighted_rows1(float *o, const float *s, const float *v, int npos, int n, int d0) {
-    int d = d0;
-    for (; d + 64 <= n; d += 64) {
-        float32x4_t acc[16];
-        for (int j = 0; j < 16; j++) acc[j] = vdupq_n_f32(0.0f);
-        for (int p = 0; p < npos; p++) {
-            const float *vp = v + (size_t)p * n + d;
-            for (int j = 0; j < 16; j++) acc[j] = vfmaq_n_f32(acc[j], load_f32(vp + 4 * j), s[p]);
-        }
-        for (int j = 0; j < 16; j++) vst1q_f32(o + d + 4 * j, acc[j]);
+// Attention's S V over the cache's element type (F32 or F16 rows, read
+// through LOAD4/LOAD1 as in the matrix-vector kernels): weighted_rows_<T>.
+// weighted_rows1_<T>: o[d] = sum_p s[p] v[p][d] for one query from channel
+// d0 on, blocks of 64 channels in 16 accumulators, the value rows read once,
+// in order (decode). weighted_rows4_<T>: four queries x 16 channels per tile
+// (prefill), 16 accumulators, each value vector used by the four queries.
+#define DEFINE_WEIGHTED_ROWS(T, VT, LOAD4, LOAD1)                                                                     \
+    static void weighted_rows1_##T(float *o, const float *s, const VT *v, int npos, int n, int d0) {               \
+        int d = d0;                                                                                                  \
+        for (; d + 64 <= n; d += 64) {                                                                               \
+            float32x4_t acc[16];                                                                                     \
+            for (int j = 0; j < 16; j++) acc[j] = vdupq_n_f32(0.0f);                                                 \
+            for (int p = 0; p < npos; p++) {                                                                         \
+                const VT *vp = v + (size_t)p * n + d;                                                                \
+                for (int j = 0; j < 16; j++) acc[j] = vfmaq_n_f32(acc[j], LOAD4(vp + 4 * j), s[p]);                  \
+            }                                                                                                        \
+            for (int j = 0; j < 16; j++) vst1q_f32(o + d + 4 * j, acc[j]);                                           \
+        }                                                                                                            \
+        for (; d + 4 <= n; d += 4) {                                                                                 \
+            float32x4_t acc = vdupq_n_f32(0.0f);                                                                     \
+            for (int p = 0; p < npos; p++) acc = vfmaq_n_f32(acc, LOAD4(v + (size_t)p * n + d), s[p]);               \
+            vst1q_f32(o + d, acc);                                                                                   \
+        }                                                                                                            \
+        for (; d < n; d++) {                                                                                         \
+            float a = 0.0f;                                                                                          \
+            for (int p = 0; p < npos; p++) a += s[p] * LOAD1(v + (size_t)p * n + d);                                 \
+            o[d] = a;                                                                                                \
+        }                                                                                                            \
+    }                                                                                                                \
+    static void weighted_rows4_##T(float *out, int ldo, const float *s, int lds, const VT *v, int npos, int n) {     \
+        int d = 0;                                                                                                   \
+        for (; d + 16 <= n; d += 16) {                                                                               \
+            float32x4_t acc[4][4];                                                                                   \
+            for (int i = 0; i < 4; i++)                                                                              \
+                for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.0f);                                           \
+            for (int p = 0; p < npos; p++) {                                                                         \
+                const VT *vp = v + (size_t)p * n + d;                                                                \
+                float32x4_t vv[4];                                                                                   \
+                for (int j = 0; j < 4; j++) vv[j] = LOAD4(vp + 4 * j);                                               \
+                for (int i = 0; i < 4; i++) {                                                                        \
+                    float w = s[(size_t)i * lds + p];                                                                \
+                    for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_n_f32(acc[i][j], vv[j], w);                        \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (int i = 0; i < 4; i++)                                                                              \
+                for (int j = 0; j < 4; j++) vst1q_f32(out + (size_t)i * ldo + d + 4 * j, acc[i][j]);                 \
+        }                                                                                                            \
+        if (d < n)                                                                                                   \
+            for (int i = 0; i < 4; i++) weighted_rows1_##T(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, d); \
+    }                                                                                                                \
+    static void weighted_rows_##T(float *out, int ldo, const float *s, int lds, const VT *v, int m, int npos, int n) { \
+        int i = 0;                                                                                                   \
+        for (; i + 4 <= m; i += 4)                                                                                   \
+            weighted_rows4_##T(out + (size_t)i * ldo, ldo, s + (size_t)i * lds, lds, v, npos, n);                    \
+        for (; i < m; i++) weighted_rows1_##T(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, 0);            \
     }
-    for (; d + 4 <= n; d += 4) {
-        float32x4_t acc = vdupq_n_f32(0.0f);
-        for (int p = 0; p < npos; p++) acc = vfmaq_n_f32(acc, load_f32(v + (size_t)p * n + d), s[p]);
-        vst1q_f32(o + d, acc);
-    }
-    for (; d < n; d++) {
-        float a = 0.0f;
-        for (int p = 0; p < npos; p++) a += s[p] * v[(size_t)p * n + d];
-        o[d] = a;
-    }
-}
 
-// Four queries x 16 channels per tile (prefill): 16 accumulators, each value
-// vector used by the four queries.
-static void weighted_rows4(float *out, int ldo, const float *s, int lds, const float *v, int npos, int n) {
-    int d = 0;
-    for (; d + 16 <= n; d += 16) {
-        float32x4_t acc[4][4];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.0f);
-        for (int p = 0; p < npos; p++) {
-            const float *vp = v + (size_t)p * n + d;
-            float32x4_t vv[4];
-            for (int j = 0; j < 4; j++) vv[j] = load_f32(vp + 4 * j);
-            for (int i = 0; i < 4; i++) {
-                float w = s[(size_t)i * lds + p];
-                for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_n_f32(acc[i][j], vv[j], w);
-            }
-        }
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) vst1q_f32(out + (size_t)i * ldo + d + 4 * j, acc[i][j]);
-    }
-    if (d < n)
-        for (int i = 0; i < 4; i++) weighted_rows1(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, d);
-}
+DEFINE_WEIGHTED_ROWS(f32, float, load_f32, scalar_f32)
+DEFINE_WEIGHTED_ROWS(f16, uint16_t, load_f16, scalar_f16)
 
-static void weighted_rows_f32(float *out, int ldo, const float *s, int lds, const float *v, int m, int npos, int n) {
+// 4 at a time by FCVTN (round to nearest even, FPCR's default mode), the rest
+// one by one
+static void f32_to_f16_row(const float *x, uint16_t *y, int n) {
     int i = 0;
-    for (; i + 4 <= m; i += 4) weighted_rows4(out + (size_t)i * ldo, ldo, s + (size_t)i * lds, lds, v, npos, n);
-    for (; i < m; i++) weighted_rows1(out + (size_t)i * ldo, s + (size_t)i * lds, v, npos, n, 0);
+    for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
 
 // The scalar kernel's rounding, exactly: amax by FMAXNM (ignores NaN like
@@ -361,5 +373,7 @@ const kernel_table kernels_neon = {
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = matmul_q8_0, [GGML_TYPE_Q4_0] = matmul_q4_0},
     .weighted_rows_f32 = weighted_rows_f32,
+    .weighted_rows_f16 = weighted_rows_f16,
+    .f32_to_f16_row = f32_to_f16_row,
     .quantize_row_q8_0 = quantize_row_q8_0,
 };

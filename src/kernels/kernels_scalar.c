@@ -88,6 +88,21 @@ static void weighted_rows_f32(float *out, int ldo, const float *s, int lds, cons
     }
 }
 
+static void weighted_rows_f16(float *out, int ldo, const float *s, int lds, const uint16_t *v, int m, int npos,
+                              int n) {
+    for (int i = 0; i < m; i++) {
+        float *o = out + (size_t)i * ldo;
+        const float *si = s + (size_t)i * lds;
+        for (int d = 0; d < n; d++) o[d] = 0.0f;
+        for (int p = 0; p < npos; p++)
+            for (int d = 0; d < n; d++) o[d] += si[p] * fp16_to_fp32(v[(size_t)p * n + d]);
+    }
+}
+
+static void f32_to_f16_row(const float *x, uint16_t *y, int n) {
+    for (int i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
 // GPT-2's tanh GELU as v / (1 + exp(-2u)), u = sqrt(2/pi) (v + 0.044715 v^3):
 // equal to 0.5 v (1 + tanh u), a fraction of tanhf's cost (glibc's tanhf goes
 // through expm1f: it was a fifth of a 124M prefill), and more accurate where
@@ -131,6 +146,8 @@ const kernel_table kernels_scalar = {
     .matmul = {[GGML_TYPE_F32] = matmul_f32, [GGML_TYPE_F16] = matmul_f16,
                [GGML_TYPE_Q8_0] = matmul_q8_0, [GGML_TYPE_Q4_0] = matmul_q4_0},
     .weighted_rows_f32 = weighted_rows_f32,
+    .weighted_rows_f16 = weighted_rows_f16,
+    .f32_to_f16_row = f32_to_f16_row,
     .quantize_row_q8_0 = quantize_row_q8_0_scalar,
     .gelu_tanh_f32 = gelu_tanh_f32,
     .softmax_f32 = softmax_f32,
