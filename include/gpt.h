@@ -72,6 +72,15 @@ const char *gpt_token_bytes(const gpt_model *m, int32_t id, size_t *len);
 // n_ctx 0 means the model's context length; n_threads 0 means one per
 // physical core.
 int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, char *err);
+// The KV cache's element type. GPT_KV_AUTO (what gpt_context_new takes): F16
+// for models with Q4_0 matrices, whose own rounding is far coarser (the
+// cache llama.cpp keeps by default); F32 for the others: F32, F16 and BF16
+// models match PyTorch's logits to float rounding, and Q8_0 models keep their
+// agreement with them (README, Quantization). F16 halves the bytes attention
+// reads per token, which grow with the position.
+typedef enum { GPT_KV_AUTO = 0, GPT_KV_F32 = 1, GPT_KV_F16 = 2 } gpt_kv_type;
+int gpt_context_new_kv(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, gpt_kv_type kv, char *err);
+gpt_kv_type gpt_context_kv_type(const gpt_context *ctx);  // GPT_KV_F32 or GPT_KV_F16
 void gpt_context_free(gpt_context *ctx);
 int gpt_context_n_past(const gpt_context *ctx);
 int gpt_context_n_ctx(const gpt_context *ctx);

@@ -110,12 +110,22 @@ def run(*args, timeout=300):
 LLAMA_FIELDS = ("model_filename", "model_type", "model_size", "model_n_params", "n_threads", "n_prompt",
                 "n_gen", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
 OWN_FIELDS = ("gb_s", "roofline_pct", "membw_gb_s", "membw_best_gb_s", "membw_test_gb_s", "membw_test_passes",
-              "load_ms", "peak_rss_bytes", "bytes_per_token", "huge_page_pct")
+              "load_ms", "peak_rss_bytes", "bytes_per_token", "huge_page_pct", "type_k", "type_v", "kv_cache_bytes")
 
 
-def check_model(path, reps=2):
+def expected_kv(table, n_ctx, kv_flag):
+    """The KV cache's type and bytes for a context of n_ctx: gpt.h's GPT_KV_AUTO
+    is f16 when the blocks' matrices are Q4_0, f32 otherwise."""
+    n_layer = sum(1 for name in table if name.endswith(".attn_qkv.weight"))
+    C = table["token_embd.weight"][1][0]
+    q4 = any(t == 2 for name, (t, ne) in table.items() if name.startswith("blk.") and len(ne) == 2)
+    typ = kv_flag if kv_flag != "auto" else ("f16" if q4 else "f32")
+    return typ, 2 * n_layer * n_ctx * C * (2 if typ == "f16" else 4)
+
+
+def check_model(path, reps=2, kv="auto"):
     table = tensor_table(path)
-    p = run("bench", "-m", path, "-p", "8", "-n", "4", "-t", "1,2", "-r", str(reps), "--json")
+    p = run("bench", "-m", path, "-p", "8", "-n", "4", "-t", "1,2", "-r", str(reps), "--json", "--kv-type", kv)
     check(p.returncode == 0, f"bench {path} exited {p.returncode}: {p.stderr[-300:]!r}")
     if p.returncode:
         return
@@ -134,6 +144,10 @@ def check_model(path, reps=2):
         check(r["bytes_per_token"] == want_tokens,
               f"{what}: bytes_per_token {r['bytes_per_token']}, the tensor table says {want_tokens}")
         check(r["model_size"] == want_size, f"{what}: model_size {r['model_size']}, tensors add up to {want_size}")
+        want_kv = expected_kv(table, 8, kv)  # one context as long as the longest test
+        check((r["type_k"], r["kv_cache_bytes"]) == want_kv and r["type_v"] == r["type_k"],
+              f"{what} --kv-type {kv}: KV cache {r['type_k']}/{r['type_v']} of {r['kv_cache_bytes']} bytes, "
+              f"expected {want_kv}")
         check(len(r["samples_ns"]) == reps and len(r["samples_ts"]) == reps, f"{what}: {reps} samples expected")
         tokens = r["n_prompt"] + r["n_gen"]
         check(all(abs(ts - tokens * 1e9 / ns) <= 1e-6 * ts for ts, ns in zip(r["samples_ts"], r["samples_ns"])),
@@ -162,11 +176,18 @@ def check_model(path, reps=2):
 
 
 check_model(model)
+check_model(model, reps=1, kv="f16")
 q8 = os.path.join(work, "q8_0.gguf")
 p = run("convert", model, q8, "--type", "q8_0")
 check(p.returncode == 0, f"convert to q8_0 exited {p.returncode}: {p.stderr[-300:]!r}")
 if p.returncode == 0:
     check_model(q8)
+q4 = os.path.join(work, "q4_0.gguf")
+p = run("convert", model, q4, "--type", "q4_0")
+check(p.returncode == 0, f"convert to q4_0 exited {p.returncode}: {p.stderr[-300:]!r}")
+if p.returncode == 0:
+    check_model(q4, reps=1)
+    check_model(q4, reps=1, kv="f32")
 
 p = run("bench", "--membw", "--json")
 check(p.returncode == 0, f"bench --membw exited {p.returncode}")
@@ -196,7 +217,9 @@ check(seen == want, f"bench --kernels: rows {sorted(seen)}, want {sorted(want)}"
 for args, needle in ((["bench"], "no model given"), (["bench", "--kernels", "-m", model], "--kernels"), (["bench", "-m", model, "-p", "x"], "-p"),
                      (["bench", "-m", os.path.join(work, "missing.gguf")], "missing.gguf"),
                      (["bench", "-m", model, "-n", "5000"], "does not fit in the model's context of 256"),
-                     (["bench", "-m", model, "-r", "0"], "-r"), (["bench", "--bogus"], "--bogus")):
+                     (["bench", "-m", model, "-r", "0"], "-r"),
+                     (["bench", "-m", model, "--kv-type", "q8_0"], "'q8_0' is not a KV cache type"),
+                     (["bench", "--kernels", "--kv-type", "f16"], "--kernels"), (["bench", "--bogus"], "--bogus")):
     p = run(*args)
     err = p.stderr.decode("utf-8", "replace")
     errors = [line for line in err.splitlines() if line.startswith("gpt: ")]  # progress lines say "gpt bench:"

@@ -5,7 +5,7 @@ Runtime input to `gpt` (issue 7, part 3), on tiny GGUF models written by
 make_seeds (tests/fuzz/tiny_models.c):
 
   - bad flag values (-t, -n, -c, --temp, --top-p, --top-k, --min-p,
-    --repeat-penalty, -s), an unknown flag, a flag without its value, a
+    --repeat-penalty, -s, --kv-type), an unknown flag, a flag without its value, a
     missing model, a file that is not a model: exit code 1 and exactly one
     line "gpt: ..." on stderr, nothing on stdout;
   - a prompt longer than the context: one clear line, exit 1;
@@ -83,6 +83,7 @@ def main():
         (["--top-p", "-1"], "--top-p -1"), (["--top-k", "-1"], "--top-k -1"), (["--min-p", "2"], "--min-p 2"),
         (["--repeat-penalty", "0"], "--repeat-penalty 0"), (["-s", "-1"], "-s negative"),
         (["--repeat-last-n", "-2"], "--repeat-last-n -2"), (["--probs", "1000"], "--probs 1000"),
+        (["--kv-type", "q8_0"], "--kv-type q8_0"), (["--kv-type", "F16"], "--kv-type F16 (the names are lower case)"),
     ]
     for extra, what in bad_values:
         expect_user_error(gpt, base + ["-p", "the"] + extra, what)

@@ -5,6 +5,8 @@
 //     as evaluating the sequence as one batch, and so do uneven chunks;
 //   - the scalar kernels and the SIMD kernels give the same logits;
 //   - F16 and quantized weights run through the same path;
+//   - all of the above with an F16 KV cache too, whose logits stay near the
+//     F32 cache's; GPT_KV_AUTO picks F32 for F32 and F16 models;
 //   - the sampler: greedy is the argmax, top-k 1 is greedy, a seed repeats.
 // The model is random, tiny and built in memory with odd sizes (C = 20, not a
 // multiple of 8; 5 heads of 4).
@@ -110,16 +112,20 @@ static double max_diff(const float *a, const float *b, int n) {
     return m;
 }
 
+static gpt_kv_type kv_type = GPT_KV_AUTO;  // the cache the runs below ask for
+
 // Every position's logits, evaluated in chunks of the given sizes (0-terminated).
 static float *run_chunks_threads(gpt_model *m, const char *kernels, const int32_t *ids, int n, const int *chunks,
                                  int threads) {
     setenv("GPT_KERNELS", kernels, 1);
     char err[GPT_ERR_LEN];
     gpt_context *ctx;
-    if (gpt_context_new(&ctx, m, 0, threads, err)) {
+    if (gpt_context_new_kv(&ctx, m, 0, threads, kv_type, err)) {
         printf("context: %s\n", err);
         exit(1);
     }
+    CHECK(gpt_context_kv_type(ctx) == (kv_type == GPT_KV_AUTO ? GPT_KV_F32 : kv_type), "KV cache type %d, asked %d",
+          (int)gpt_context_kv_type(ctx), (int)kv_type);
     float *out = malloc((size_t)n * V * sizeof(float));
     int done = 0;
     for (int c = 0; chunks[c] && done < n; c++) {
@@ -254,6 +260,25 @@ int main(void) {
     gguf_ctx *tmp;
     gpt_model *m16 = retyped(m->gguf, GGML_TYPE_F16, &tmp);
     test_sequences(m16, "F16", 1e-5);
+    // the F16 cache: the same invariants (batch, one by one and chunks read
+    // the same rounded rows), and logits near the F32 cache's but not equal
+    // (scalar vs SIMD within 1e-4: the kernels' float sums differ in the last
+    // bit, which can round a key or value to the neighbouring half, 2^-11 away)
+    kv_type = GPT_KV_F16;
+    test_sequences(m, "F32, F16 KV cache", 1e-4);
+    test_sequences(m16, "F16, F16 KV cache", 1e-4);
+    enum { N = 33 };
+    int32_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 131 + 7) % 256;
+    const int whole[] = {N, 0};
+    float *half = run_chunks(m, "scalar", ids, N, whole);
+    kv_type = GPT_KV_F32;
+    float *full = run_chunks(m, "scalar", ids, N, whole);
+    double d = max_diff(half, full, N * V), scale = max_abs(full, N * V);
+    printf("%-44s max|diff| %.3g (%.3g of max|logit| %.3g)\n", "F32: F16 KV cache vs F32 KV cache", d, d / scale,
+           scale);
+    CHECK(d > 0 && d <= 1e-2 * scale, "F16 cache vs F32 cache: %.3g of max|logit|", d / scale);
+    free(half), free(full);
     gpt_model_free(m16);
     gpt_model_free(m);
     printf("%s\n", failures ? "FAILED" : "all forward checks passed");

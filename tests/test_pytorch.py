@@ -50,6 +50,11 @@ PY = "/usr/bin/python3"
 
 TOL = {"f32": 1e-4, "f16": 2e-2}
 READBACK_TOL = {"f32": 1e-6, "f16": 2e-2}          # numpy forward over the GGUF vs reference
+# gpt --kv-type f16 on an F32 model vs the forward with half keys and values:
+# where gpt's float32 key and the float64 one straddle a half's rounding
+# boundary they round one step apart (seen: up to 8.3e-5 on the shapes
+# tiny and odd), while the unrounded reference is 5e-4 to 2.2e-3 away
+KV_F16_TOL = 2e-4
 QUANT_TOL = {"q8_0": 1e-2, "q4_0": 1e-2}  # gpt vs the dequantized GGUF with Q8_0-rounded activations
 # dequantized-GGUF forward vs float reference, as a relative RMS error
 # ||a - ref|| / ||ref|| (the max error of a random network is dominated by a
@@ -175,10 +180,12 @@ def q8_0_roundtrip(x, jitter=None):
     return torch.from_numpy((d.astype(np.float16).astype(np.float64) * q).reshape(T, K))
 
 
-def gguf_forward(r, ids, act_q8=False, jitter=None):
+def gguf_forward(r, ids, act_q8=False, jitter=None, kv_f16=False):
     """GPT-2 over the GGUF's tensors (y = W x with W stored (out, in)), float64.
     act_q8: round the input of every Q8_0/Q4_0 matrix product to Q8_0 first,
-    as ggml-style integer kernels do (jitter: see q8_0_roundtrip)."""
+    as ggml-style integer kernels do (jitter: see q8_0_roundtrip).
+    kv_f16: keys and values rounded to float32 and then to IEEE half before
+    attention reads them, as an F16 KV cache holds them."""
     C = r.kv["gpt2.embedding_length"]
     nh = r.kv["gpt2.attention.head_count"]
     eps = r.kv["gpt2.attention.layer_norm_epsilon"]
@@ -206,6 +213,8 @@ def gguf_forward(r, ids, act_q8=False, jitter=None):
         b = "blk.%d." % i
         qkv = lin(ln(x, b + "attn_norm"), b + "attn_qkv")
         q, k, v = (qkv[:, j * C:(j + 1) * C].reshape(T, nh, hs).permute(1, 0, 2) for j in range(3))
+        if kv_f16:
+            k, v = (t.float().half().double() for t in (k, v))
         att = torch.softmax(q @ k.permute(0, 2, 1) / math.sqrt(hs) + mask, -1)
         x = x + lin((att @ v).permute(1, 0, 2).reshape(T, C), b + "attn_output")
         u = lin(ln(x, b + "ffn_norm"), b + "ffn_up")
@@ -380,11 +389,11 @@ def run(cmd, timeout=900):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), time.time() - t
 
 
-def gpt_logits(res, case, gpt, model, ids, out, vocab_n):
-    """Run `gpt logits`; returns [T, vocab_n] float32 or None."""
+def gpt_logits(res, case, gpt, model, ids, out, vocab_n, extra=()):
+    """Run `gpt logits` (with the flags in extra); returns [T, vocab_n] float32 or None."""
     if os.path.exists(out):
         os.remove(out)
-    rc, so, se, dt = run([gpt, "logits", "-m", model, "--ids", ",".join(map(str, ids)), "-o", out])
+    rc, so, se, dt = run([gpt, "logits", "-m", model, "--ids", ",".join(map(str, ids)), "-o", out, *extra])
     if rc != 0 or not os.path.exists(out):
         res.check(case, False, "gpt logits exited %d: %s" % (rc, (se.strip() or so.strip())[-300:]))
         return None
@@ -410,6 +419,25 @@ def compare(res, case, got, ref, tol, what):
     res.check(case, e <= tol and np.isfinite(got).all(),
               "%s max|err|/max|logit| = %.3g (limit %.2g)" % (what, e, tol))
     return e
+
+
+def kv_f16_case(res, case, gpt, gguf, ids, out_bin, r, ref):
+    """An F32 model with `--kv-type f16`: against the forward over the GGUF
+    with keys and values rounded to half (KV_F16_TOL). And the unrounded
+    reference must be farther than that limit, or the check could not tell an
+    F16 cache from an F32 one."""
+    got = gpt_logits(res, case + " --kv-type f16", gpt, gguf, ids, out_bin, 50257, ["--kv-type", "f16"])
+    if got is None:
+        return
+    fwd_h = gguf_forward(r, ids, kv_f16=True)
+    lim = KV_F16_TOL
+    e, e_ref = rel_err(got, fwd_h), rel_err(got, ref)
+    res.check(case + " --kv-type f16", e <= lim and np.isfinite(got).all(),
+              "gpt --kv-type f16 vs the GGUF forward with half keys and values: %.3g (limit %.2g; vs the "
+              "unrounded reference %.3g)" % (e, lim, e_ref))
+    res.check(case + " --kv-type f16", e_ref > lim,
+              "the unrounded reference is farther than the limit (%.3g > %.2g): the check tells the caches apart"
+              % (e_ref, lim))
 
 
 def run_case(res, args, shape, fmt, vocab, summary):
@@ -457,8 +485,11 @@ def run_case(res, args, shape, fmt, vocab, summary):
             # differs, and a deep random network amplifies such steps. So the
             # limit is QUANT_TOL or twice what a 1e-6 relative jitter before
             # rounding changes in the reference itself, whichever is larger.
-            fwd_q8 = gguf_forward(r_keep, ids, act_q8=True)
-            fwd_j = gguf_forward(r_keep, ids, act_q8=True, jitter=np.random.default_rng(args.seed))
+            # gpt's default KV cache for Q4_0 models is F16 (gpt.h,
+            # GPT_KV_AUTO): the reference rounds keys and values the same way
+            h = qtype == "q4_0"
+            fwd_q8 = gguf_forward(r_keep, ids, act_q8=True, kv_f16=h)
+            fwd_j = gguf_forward(r_keep, ids, act_q8=True, jitter=np.random.default_rng(args.seed), kv_f16=h)
             lim_max = max(QUANT_TOL[qtype], 2 * rel_err(fwd_j, fwd_q8))
             lim_rms = max(QUANT_TOL[qtype], 2 * rel_rms(fwd_j, fwd_q8))
             e = compare(res, case, got, fwd_q8, lim_max, "gpt vs dequantized reference with Q8_0 activations")
@@ -470,6 +501,8 @@ def run_case(res, args, shape, fmt, vocab, summary):
                       % (case, rel_err(got, fwd), rel_rms(got, fwd), rel_err(got, ref), rel_rms(got, ref)))
         else:
             e = compare(res, case, got, ref, TOL[qtype], "gpt vs PyTorch")
+            if qtype == "f32":
+                kv_f16_case(res, case, args.gpt, gguf, ids, out_bin, r_keep, ref)
         summary.append((shape, fmt, label, e))
 
     for qtype in args.types:

@@ -25,6 +25,8 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_int_flag(const char *flag, const char *s, long lo, long hi, long *out);
 int parse_float_flag(const char *flag, const char *s, double lo, double hi, double *out);
 int parse_u64_flag(const char *flag, const char *s, uint64_t *out);
+// --kv-type auto|f32|f16 as gpt.h's gpt_kv_type
+int parse_kv_flag(const char *flag, const char *s, int *out);
 
 // For "-x VALUE": returns argv[*i + 1] and advances *i, or prints
 // "gpt: FLAG needs a value" and returns NULL.

@@ -34,7 +34,8 @@ typedef struct {
     long pp[MAX_LIST], tg[MAX_LIST], threads[MAX_LIST];
     int n_pp, n_tg, n_threads;
     long reps;
-    bool json, membw, kernels, pp_set, tg_set;
+    int kv_type;
+    bool json, membw, kernels, pp_set, tg_set, kv_set;
 } bench_args;
 
 static void usage(FILE *f) {
@@ -51,6 +52,8 @@ static void usage(FILE *f) {
             "  -n, --n-gen LIST      generated tokens, comma separated, 0 = none (default 128)\n"
             "  -t, --threads LIST    thread counts, comma separated (default: physical cores)\n"
             "  -r, --repetitions N   timed runs of each test, after one warm-up (default 5)\n"
+            "      --kv-type T       KV cache elements: f32, f16 or auto (default: auto, f16 for models\n"
+            "                        with Q4_0 matrices, f32 for the others)\n"
             "      --membw           measure the read bandwidth only (with -m: it is always measured)\n"
             "      --kernels         measure the decode kernels instead of a model: GB/s of weight rows\n"
             "                        (F32, F16, Q8_0, Q4_0, rows of 768 and 3072) from memory and from\n"
@@ -105,6 +108,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 1, 512, a->threads, &a->n_threads)) return 1;
         } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
             if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 1, MAX_REPS, &a->reps)) return 1;
+        } else if (!strcmp(f, "--kv-type")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_kv_flag(f, v, &a->kv_type)) return 1;
+            a->kv_set = true;
         } else if (!strcmp(f, "--membw")) {
             a->membw = true;
         } else if (!strcmp(f, "--kernels")) {
@@ -115,8 +121,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             return cli_error("bench: unknown option '%s' (see gpt bench --help)", f);
         }
     }
-    if (a->kernels && (a->n_models || a->membw || a->json))
-        return cli_error("bench: --kernels measures no model, and prints a table: without -m, --membw or --json");
+    if (a->kernels && (a->n_models || a->membw || a->json || a->kv_set))
+        return cli_error("bench: --kernels measures no model, and prints a table: without -m, --membw, --json or "
+                         "--kv-type");
     if (!a->n_models && !a->membw && !a->kernels)
         return cli_error("bench: no model given: use -m MODEL, --membw or --kernels");
     return 0;
@@ -326,6 +333,7 @@ typedef struct {
     const char *path;
     char type[64];
     uint64_t size, n_params, per_token, kv_bytes, rss;
+    const char *kv_type;  // "f32" or "f16"
     double load_ms, weights_read;  // GB/s of the bandwidth reader over the mapped weights
     double huge_share;             // of the file's resident pages, the share in 2 MiB pages (-1: unknown)
 } model_info;
@@ -403,6 +411,7 @@ static void print_json(const model_info *mi, const bench_result *r, const machin
     printf("    \"weights_read_gb_s\": %.3f,\n    \"weights_read_pct\": %.2f,\n    \"gflops\": %.2f,\n",
            mi->weights_read, pct(r->gb_s, mi->weights_read), r->gflops);
     printf("    \"huge_page_pct\": %.1f,\n", mi->huge_share < 0 ? -1.0 : 100 * mi->huge_share);
+    printf("    \"type_k\": \"%s\",\n    \"type_v\": \"%s\",\n", mi->kv_type, mi->kv_type);
     printf("    \"load_ms\": %.2f,\n    \"peak_rss_bytes\": %llu,\n    \"kv_cache_bytes\": %llu\n  }", mi->load_ms,
            (unsigned long long)mi->rss, (unsigned long long)mi->kv_bytes);
 }
@@ -455,15 +464,17 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
         return cli_error("bench: %s: a test of %ld tokens does not fit in the model's context of %d", path, need,
                          n_ctx);
     }
-    mi->kv_bytes = 2ull * (uint64_t)m->hp.n_layer * (uint64_t)need * (uint64_t)m->hp.n_embd * sizeof(float);
     int rc = 0, max_threads = 1;
     for (int ti = 0; ti < a->n_threads && rc == 0; ti++) {
         gpt_context *ctx;
         double t1 = now_ms();
-        if (gpt_context_new(&ctx, m, (int)need, (int)a->threads[ti], err)) {
+        if (gpt_context_new_kv(&ctx, m, (int)need, (int)a->threads[ti], (gpt_kv_type)a->kv_type, err)) {
             rc = cli_error("%s", err);
             break;
         }
+        bool f16 = gpt_context_kv_type(ctx) == GPT_KV_F16;
+        mi->kv_type = f16 ? "f16" : "f32";
+        mi->kv_bytes = 2ull * (uint64_t)m->hp.n_layer * (uint64_t)need * (uint64_t)m->hp.n_embd * (f16 ? 2 : 4);
         if (ti == 0) mi->load_ms = load_ms + (now_ms() - t1);  // as `gpt` counts it: open + context
         if (a->threads[ti] > max_threads) max_threads = (int)a->threads[ti];
         for (int k = 0; k < a->n_pp + a->n_tg && rc == 0; k++) {
@@ -474,8 +485,8 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
                                 .n_threads = (int)a->threads[ti],
                                 .reps = (int)a->reps};
             if (r->n_prompt == 0 && r->n_gen == 0) continue;
-            fprintf(stderr, "gpt bench: %s, %d threads, %s%d ...\n", path, r->n_threads, r->n_gen ? "tg" : "pp",
-                    r->n_gen ? r->n_gen : r->n_prompt);
+            fprintf(stderr, "gpt bench: %s, %d threads, KV cache %s, %s%d ...\n", path, r->n_threads, mi->kv_type,
+                    r->n_gen ? "tg" : "pp", r->n_gen ? r->n_gen : r->n_prompt);
             if (run_test(ctx, m, r, probe, err)) rc = cli_error("%s", err);
             else (*n_rs)++;
         }

@@ -32,6 +32,8 @@ static void usage(FILE *f) {
             "  -n, --n-predict N       tokens to generate (default 128; -1 = until the context is full)\n"
             "  -c, --ctx-size N        context length (default: the model's)\n"
             "  -t, --threads N         threads (default: physical cores)\n"
+            "      --kv-type T         KV cache elements: f32, f16 or auto (default: auto, f16 for\n"
+            "                          models with Q4_0 matrices, f32 for the others)\n"
             "  -s, --seed N            random seed (default 42)\n"
             "      --temp T            temperature, 0 = greedy (default 0.8)\n"
             "      --top-k N           keep the N most likely tokens, 0 = off (default 40)\n"
@@ -52,6 +54,7 @@ typedef struct {
     uint64_t seed;
     double temp, top_p, min_p, repeat_penalty;
     bool ignore_eos, special;
+    int kv_type;
 } gen_args;
 
 // Parse flags; returns 0 to go on, or 1 + exit code - 1 ... simpler: -1 to
@@ -88,6 +91,9 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
             VAL();
             if (parse_int_flag(f, v, 1, 512, &a->threads)) return 1;
+        } else if (!strcmp(f, "--kv-type")) {
+            VAL();
+            if (parse_kv_flag(f, v, &a->kv_type)) return 1;
         } else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) {
             VAL();
             if (parse_u64_flag(f, v, &a->seed)) return 1;
@@ -185,7 +191,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     int threads = a.threads ? (int)a.threads : physical_cores();
-    if (gpt_context_new(&ctx, m, (int)a.n_ctx, threads, err)) {
+    if (gpt_context_new_kv(&ctx, m, (int)a.n_ctx, threads, (gpt_kv_type)a.kv_type, err)) {
         cli_error("%s", err);
         goto done;
     }

@@ -10,7 +10,7 @@
 #include "gpt.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: gpt logits -m MODEL --ids \"ID ID ...\" [-o FILE] [-t N]\n"
+    fprintf(f, "usage: gpt logits -m MODEL --ids \"ID ID ...\" [-o FILE] [-t N] [--kv-type auto|f32|f16]\n"
                "  prints the logits of the last position (one per line), or with -o writes\n"
                "  every position's logits to FILE as little-endian float32 [T, vocab]\n");
 }
@@ -42,6 +42,7 @@ static int parse_ids(const char *s, int32_t **out, int *n) {
 int cmd_logits(int argc, char **argv) {
     const char *model = NULL, *ids_s = NULL, *out_path = NULL;
     long threads = 0;
+    int kv_type = GPT_KV_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
@@ -56,6 +57,9 @@ int cmd_logits(int argc, char **argv) {
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
             const char *v = flag_value(argc, argv, &i);
             if (!v || parse_int_flag(f, v, 1, 512, &threads)) return 1;
+        } else if (!strcmp(f, "--kv-type")) {
+            const char *v = flag_value(argc, argv, &i);
+            if (!v || parse_kv_flag(f, v, &kv_type)) return 1;
         } else {
             return cli_error("logits: unknown option '%s'", f);
         }
@@ -75,7 +79,8 @@ int cmd_logits(int argc, char **argv) {
     gpt_model *m = NULL;
     gpt_context *ctx = NULL;
     int rc = 1;
-    if (gpt_model_open(&m, model, err) || gpt_context_new(&ctx, m, 0, threads ? (int)threads : physical_cores(), err)) {
+    int nth = threads ? (int)threads : physical_cores();
+    if (gpt_model_open(&m, model, err) || gpt_context_new_kv(&ctx, m, 0, nth, (gpt_kv_type)kv_type, err)) {
         cli_error("%s", err);
         goto done;
     }

@@ -52,6 +52,8 @@ static void usage(FILE *f) {
             "  -c, --ctx-size N   window length (default 512 as llama-perplexity, at most the model's\n"
             "                     context; with --kl the base file's)\n"
             "  -t, --threads N    threads (default: physical cores)\n"
+            "      --kv-type T    KV cache elements: f32, f16 or auto (default: auto, f16 for models\n"
+            "                     with Q4_0 matrices, f32 for the others)\n"
             "      --chunks N     score at most N windows\n"
             "      --kl-base OUT  save the scored positions' top-K log-probabilities (and the true\n"
             "                     token's NLL) for a later --kl run (8 + 8K bytes per position)\n"
@@ -64,6 +66,7 @@ static void usage(FILE *f) {
 typedef struct {
     const char *model, *file, *kl_base, *kl;
     long ctx, threads, chunks, top_k;
+    int kv_type;
 } ppl_args;
 
 static int parse_args(int argc, char **argv, ppl_args *a) {
@@ -85,6 +88,8 @@ static int parse_args(int argc, char **argv, ppl_args *a) {
             if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 4, 1 << 20, &a->ctx)) return 1;
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
             if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 1, 512, &a->threads)) return 1;
+        } else if (!strcmp(f, "--kv-type")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_kv_flag(f, v, &a->kv_type)) return 1;
         } else if (!strcmp(f, "--chunks")) {
             if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 1, 1L << 30, &a->chunks)) return 1;
         } else if (!strcmp(f, "--top-k")) {
@@ -381,12 +386,12 @@ int cmd_perplexity(int argc, char **argv) {
             goto done;
         }
     }
-    if (gpt_context_new(&c, m, ctx, a.threads ? (int)a.threads : physical_cores(), err)) {
+    if (gpt_context_new_kv(&c, m, ctx, a.threads ? (int)a.threads : physical_cores(), (gpt_kv_type)a.kv_type, err)) {
         cli_error("%s", err);
         goto done;
     }
-    fprintf(stderr, "gpt: %d tokens, %d windows of %d, scoring positions %d..%d of each\n", n_tokens, n_windows,
-            ctx, first, ctx - 2);
+    fprintf(stderr, "gpt: %d tokens, %d windows of %d, scoring positions %d..%d of each, KV cache %s\n", n_tokens,
+            n_windows, ctx, first, ctx - 2, gpt_context_kv_type(c) == GPT_KV_F16 ? "f16" : "f32");
     double t0 = now_ms();
     for (int w = 0; w < n_windows; w++) {
         const int32_t *win = toks + (size_t)w * ctx;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gpt.h"
 
 int cli_error(const char *fmt, ...) {
     va_list ap;
@@ -48,6 +49,14 @@ int parse_u64_flag(const char *flag, const char *s, uint64_t *out) {
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end != '\0') return cli_error("%s: '%s' is not a whole number", flag, s);
     *out = v;
+    return 0;
+}
+
+int parse_kv_flag(const char *flag, const char *s, int *out) {
+    if (!strcmp(s, "auto")) *out = GPT_KV_AUTO;
+    else if (!strcmp(s, "f32")) *out = GPT_KV_F32;
+    else if (!strcmp(s, "f16")) *out = GPT_KV_F16;
+    else return cli_error("%s: '%s' is not a KV cache type (auto, f32, f16)", flag, s);
     return 0;
 }
 
