@@ -110,7 +110,8 @@ def run(*args, timeout=300):
 LLAMA_FIELDS = ("model_filename", "model_type", "model_size", "model_n_params", "n_threads", "n_prompt",
                 "n_gen", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
 OWN_FIELDS = ("gb_s", "roofline_pct", "membw_gb_s", "membw_best_gb_s", "membw_test_gb_s", "membw_test_passes",
-              "load_ms", "peak_rss_bytes", "bytes_per_token", "huge_page_pct", "type_k", "type_v", "kv_cache_bytes")
+              "load_ms", "peak_rss_bytes", "bytes_per_token", "huge_page_pct", "type_k", "type_v", "kv_cache_bytes",
+              "n_depth")
 
 
 def expected_kv(table, n_ctx, kv_flag):
@@ -188,6 +189,27 @@ check(p.returncode == 0, f"convert to q4_0 exited {p.returncode}: {p.stderr[-300
 if p.returncode == 0:
     check_model(q4, reps=1)
     check_model(q4, reps=1, kv="f32")
+
+# -d: every test at every depth, the context sized for the deepest; the
+# depth is evaluated before the timer, so the rate counts only the test's tokens
+p = run("bench", "-m", model, "-p", "8", "-n", "4", "-d", "0,100", "-t", "1", "-r", "1", "--json")
+check(p.returncode == 0, f"bench -d exited {p.returncode}: {p.stderr[-300:]!r}")
+if p.returncode == 0:
+    rows = json.loads(p.stdout)
+    got = sorted((r["n_prompt"], r["n_gen"], r["n_depth"]) for r in rows)
+    check(got == [(0, 4, 0), (0, 4, 100), (8, 0, 0), (8, 0, 100)], f"bench -d 0,100: tests {got}")
+    want_kv = expected_kv(tensor_table(model), 108, "auto")
+    check(all((r["type_k"], r["kv_cache_bytes"]) == want_kv for r in rows),
+          f"bench -d 0,100: KV cache {[(r['type_k'], r['kv_cache_bytes']) for r in rows]}, expected {want_kv}")
+    for r in rows:
+        tokens = r["n_prompt"] + r["n_gen"]
+        check(all(abs(ts - tokens * 1e9 / ns) <= 1e-6 * ts for ts, ns in zip(r["samples_ts"], r["samples_ns"])),
+              f"bench -d: samples_ts = the test's {tokens} tokens (not the depth) / samples_ns")
+p = run("bench", "-m", model, "-n", "64", "-d", "200")
+err = p.stderr.decode()
+errs = [line for line in err.splitlines() if line.startswith("gpt: ")]
+check(p.returncode == 1 and len(errs) == 1 and "after a depth of 200" in errs[0] and "256" in errs[0],
+      f"bench -d beyond the context: one line naming the depth and the context, exit 1: {p.returncode} {err!r}")
 
 p = run("bench", "--membw", "--json")
 check(p.returncode == 0, f"bench --membw exited {p.returncode}")

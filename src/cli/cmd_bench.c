@@ -31,8 +31,8 @@
 typedef struct {
     const char *models[MAX_MODELS];
     int n_models;
-    long pp[MAX_LIST], tg[MAX_LIST], threads[MAX_LIST];
-    int n_pp, n_tg, n_threads;
+    long pp[MAX_LIST], tg[MAX_LIST], threads[MAX_LIST], depth[MAX_LIST];
+    int n_pp, n_tg, n_threads, n_depth;
     long reps;
     int kv_type;
     bool json, membw, kernels, pp_set, tg_set, kv_set;
@@ -51,6 +51,9 @@ static void usage(FILE *f) {
             "  -p, --n-prompt LIST   prompt lengths, comma separated, 0 = none (default 128)\n"
             "  -n, --n-gen LIST      generated tokens, comma separated, 0 = none (default 128)\n"
             "  -t, --threads LIST    thread counts, comma separated (default: physical cores)\n"
+            "  -d, --n-depth LIST    tokens already in the context when each test starts (evaluated\n"
+            "                        before the timer starts, as llama-bench's -d), comma separated\n"
+            "                        (default 0)\n"
             "  -r, --repetitions N   timed runs of each test, after one warm-up (default 5)\n"
             "      --kv-type T       KV cache elements: f32, f16 or auto (default: auto, f16 for models\n"
             "                        with Q4_0 matrices, f32 for the others)\n"
@@ -89,6 +92,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     memset(a, 0, sizeof *a);
     a->pp[0] = 128, a->n_pp = 1;
     a->tg[0] = 128, a->n_tg = 1;
+    a->depth[0] = 0, a->n_depth = 1;
     a->threads[0] = physical_cores(), a->n_threads = 1;
     a->reps = 5;
     for (int i = 1; i < argc; i++) {
@@ -106,6 +110,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 0, 1 << 20, a->tg, &a->n_tg)) return 1;
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
             if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 1, 512, a->threads, &a->n_threads)) return 1;
+        } else if (!strcmp(f, "-d") || !strcmp(f, "--n-depth")) {
+            if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 0, 1 << 20, a->depth, &a->n_depth)) return 1;
         } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
             if (!(v = flag_value(argc, argv, &i)) || parse_int_flag(f, v, 1, MAX_REPS, &a->reps)) return 1;
         } else if (!strcmp(f, "--kv-type")) {
@@ -218,7 +224,7 @@ static double measure_weights_read(const gpt_model *m, int n_threads) {
 
 typedef struct {
     int model;  // index into the model_info array
-    int n_prompt, n_gen, n_threads, reps;
+    int n_prompt, n_gen, n_depth, n_threads, reps;
     double samples_ns[MAX_REPS];
     double avg_ts, sd_ts, avg_ns, sd_ns;
     double gb_s, gflops;
@@ -236,8 +242,16 @@ static int32_t random_id(int n_vocab) {
 }
 
 // One run of a test; returns its nanoseconds, or -1 with err filled.
-static double run_once(gpt_context *ctx, const gpt_model *m, int n_prompt, int n_gen, int32_t *ids, char *err) {
+// One timed run: n_depth tokens evaluated untimed (as one prompt), then the
+// prompt of n_prompt tokens and n_gen tokens one at a time, timed; ids holds
+// max(n_depth, n_prompt) ids. Returns nanoseconds, or -1 with err filled.
+static double run_once(gpt_context *ctx, const gpt_model *m, int n_depth, int n_prompt, int n_gen, int32_t *ids,
+                       char *err) {
     gpt_context_reset(ctx);
+    if (n_depth > 0) {
+        for (int i = 0; i < n_depth; i++) ids[i] = random_id(m->hp.n_vocab);
+        if (!gpt_eval(ctx, ids, n_depth, false, err)) return -1;
+    }
     for (int i = 0; i < n_prompt; i++) ids[i] = random_id(m->hp.n_vocab);
     double t0 = now_ms();
     if (n_prompt > 0 && !gpt_eval(ctx, ids, n_prompt, false, err)) return -1;
@@ -254,11 +268,11 @@ static void probe_pass(membw_probe *probe, bench_result *r) {
 }
 
 static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, membw_probe *probe, char *err) {
-    int n = r->n_prompt > 0 ? r->n_prompt : 1;
-    int32_t *ids = malloc((size_t)n * sizeof(int32_t));
+    int n = r->n_prompt > r->n_depth ? r->n_prompt : r->n_depth;
+    int32_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
     if (!ids) return gpt_fail(err, "out of memory");
     // warm-up: page in the weights, wake the threads, settle the caches
-    if (run_once(ctx, m, r->n_prompt, r->n_gen > 16 ? 16 : r->n_gen, ids, err) < 0) {
+    if (run_once(ctx, m, r->n_depth, r->n_prompt, r->n_gen > 16 ? 16 : r->n_gen, ids, err) < 0) {
         free(ids);
         return -1;
     }
@@ -266,7 +280,7 @@ static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, membw
     double sum_ts = 0, sum_ns = 0;
     for (int i = 0; i < r->reps; i++) {
         probe_pass(probe, r);
-        double ns = run_once(ctx, m, r->n_prompt, r->n_gen, ids, err);
+        double ns = run_once(ctx, m, r->n_depth, r->n_prompt, r->n_gen, ids, err);
         if (ns < 0) {
             free(ids);
             return -1;
@@ -294,8 +308,8 @@ static int run_test(gpt_context *ctx, const gpt_model *m, bench_result *r, membw
     double secs = r->avg_ns * 1e-9;
     r->gb_s = (double)bytes_per_token(m) * passes / secs / 1e9;
     double flops = 0;
-    for (int p = 0; p < r->n_prompt; p++) flops += flops_per_token(m, p, p == r->n_prompt - 1);
-    for (int p = r->n_prompt; p < tokens; p++) flops += flops_per_token(m, p, true);
+    for (int p = 0; p < r->n_prompt; p++) flops += flops_per_token(m, r->n_depth + p, p == r->n_prompt - 1);
+    for (int p = r->n_prompt; p < tokens; p++) flops += flops_per_token(m, r->n_depth + p, true);
     r->gflops = flops / secs / 1e9;
     return 0;
 }
@@ -393,7 +407,8 @@ static void print_json(const model_info *mi, const bench_result *r, const machin
     printf("    \"backends\": \"CPU\",\n    \"kernels\": ");
     json_string(mc->kernels);
     printf(",\n    \"decode_rowwise\": %s", mc->decode_rowwise ? "true" : "false");
-    printf(",\n    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n", r->n_threads, r->n_prompt, r->n_gen);
+    printf(",\n    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n    \"n_depth\": %d,\n", r->n_threads,
+           r->n_prompt, r->n_gen, r->n_depth);
     printf("    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n",
            r->avg_ns, r->sd_ns, r->avg_ts, r->sd_ts);
     printf("    \"samples_ns\": [");
@@ -417,11 +432,11 @@ static void print_json(const model_info *mi, const bench_result *r, const machin
 }
 
 static void print_header(void) {
-    printf("| %-22s | %12s | %9s | %7s | %10s | %20s | %6s | %6s | %6s | %6s | %7s | %8s | %13s |\n", "model",
+    printf("| %-22s | %12s | %9s | %7s | %12s | %20s | %6s | %6s | %6s | %6s | %7s | %8s | %13s |\n", "model",
            "size", "params", "threads", "test", "t/s", "GB/s", "roof", "best", "mapped", "GFLOP/s", "load ms",
            "peak RSS");
-    printf("| %.22s | %.12s | %.9s | %.7s | %.10s | %.20s | %.6s | %.6s | %.6s | %.6s | %.7s | %.8s | %.13s |\n",
-           "-----------------------", "------------:", "---------:", "------:", "----------:", "-------------------:",
+    printf("| %.22s | %.12s | %.9s | %.7s | %.12s | %.20s | %.6s | %.6s | %.6s | %.6s | %.7s | %.8s | %.13s |\n",
+           "-----------------------", "------------:", "---------:", "------:", "------------:", "-------------------:",
            "-----:", "-----:", "-----:", "-----:", "------:", "-------:", "------------:");
 }
 
@@ -430,12 +445,16 @@ static void print_row(const model_info *mi, const bench_result *r, const machine
     if (r->n_gen == 0) snprintf(test, sizeof test, "pp%d", r->n_prompt);
     else if (r->n_prompt == 0) snprintf(test, sizeof test, "tg%d", r->n_gen);
     else snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    if (r->n_depth > 0) {  // llama-bench's name for it
+        size_t len = strlen(test);
+        snprintf(test + len, sizeof test - len, " @ d%d", r->n_depth);
+    }
     snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->sd_ts);
     if (r->n_gen > 0)
         snprintf(gb, sizeof gb, "%6.2f | %5.1f%% | %5.1f%% | %5.1f%%", r->gb_s, pct(r->gb_s, test_membw(r, mc)),
                  pct(r->gb_s, mc->membw_best), pct(r->gb_s, mi->weights_read));
     else snprintf(gb, sizeof gb, "%6s | %6s | %6s | %6s", "-", "-", "-", "-");
-    printf("| %-22s | %8.2f MiB | %7.2f M | %7d | %10s | %20s | %s | %7.1f | %8.1f | %9.1f MiB |\n", mi->type,
+    printf("| %-22s | %8.2f MiB | %7.2f M | %7d | %12s | %20s | %s | %7.1f | %8.1f | %9.1f MiB |\n", mi->type,
            mi->size / 1048576.0, mi->n_params / 1e6, r->n_threads, test, ts, gb, r->gflops, mi->load_ms,
            mi->rss / 1048576.0);
 }
@@ -454,13 +473,18 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
     double load_ms = now_ms() - t0;
     *mi = (model_info){.path = path, .size = m->weight_bytes, .n_params = m->n_params, .per_token = bytes_per_token(m)};
     model_type_name(m, mi->type, sizeof mi->type);
-    // one context as long as the longest test
-    long need = 1;
+    // one context as long as the longest test at the deepest depth
+    long need = 1, deepest = 0;
     for (int i = 0; i < a->n_pp; i++) need = a->pp[i] > need ? a->pp[i] : need;
     for (int i = 0; i < a->n_tg; i++) need = a->tg[i] > need ? a->tg[i] : need;
+    for (int i = 0; i < a->n_depth; i++) deepest = a->depth[i] > deepest ? a->depth[i] : deepest;
+    need += deepest;
     if (need > m->hp.n_ctx) {
         int n_ctx = m->hp.n_ctx;
         gpt_model_free(m);
+        if (deepest)
+            return cli_error("bench: %s: a test of %ld tokens after a depth of %ld does not fit in the model's "
+                             "context of %d", path, need - deepest, deepest, n_ctx);
         return cli_error("bench: %s: a test of %ld tokens does not fit in the model's context of %d", path, need,
                          n_ctx);
     }
@@ -477,16 +501,18 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
         mi->kv_bytes = 2ull * (uint64_t)m->hp.n_layer * (uint64_t)need * (uint64_t)m->hp.n_embd * (f16 ? 2 : 4);
         if (ti == 0) mi->load_ms = load_ms + (now_ms() - t1);  // as `gpt` counts it: open + context
         if (a->threads[ti] > max_threads) max_threads = (int)a->threads[ti];
-        for (int k = 0; k < a->n_pp + a->n_tg && rc == 0; k++) {
+        for (int k = 0; k < (a->n_pp + a->n_tg) * a->n_depth && rc == 0; k++) {
+            int kt = k / a->n_depth;  // the test, then each depth
             bench_result *r = &rs[*n_rs];
             *r = (bench_result){.model = index,
-                                .n_prompt = k < a->n_pp ? (int)a->pp[k] : 0,
-                                .n_gen = k < a->n_pp ? 0 : (int)a->tg[k - a->n_pp],
+                                .n_prompt = kt < a->n_pp ? (int)a->pp[kt] : 0,
+                                .n_gen = kt < a->n_pp ? 0 : (int)a->tg[kt - a->n_pp],
+                                .n_depth = (int)a->depth[k % a->n_depth],
                                 .n_threads = (int)a->threads[ti],
                                 .reps = (int)a->reps};
             if (r->n_prompt == 0 && r->n_gen == 0) continue;
-            fprintf(stderr, "gpt bench: %s, %d threads, KV cache %s, %s%d ...\n", path, r->n_threads, mi->kv_type,
-                    r->n_gen ? "tg" : "pp", r->n_gen ? r->n_gen : r->n_prompt);
+            fprintf(stderr, "gpt bench: %s, %d threads, KV cache %s, %s%d at depth %d ...\n", path, r->n_threads,
+                    mi->kv_type, r->n_gen ? "tg" : "pp", r->n_gen ? r->n_gen : r->n_prompt, r->n_depth);
             if (run_test(ctx, m, r, probe, err)) rc = cli_error("%s", err);
             else (*n_rs)++;
         }
@@ -524,7 +550,7 @@ int cmd_bench(int argc, char **argv) {
         return mc.membw > 0 ? 0 : cli_error("bench: could not measure the memory bandwidth");
     }
     model_info *mis = calloc((size_t)a.n_models, sizeof *mis);
-    int max_rs = a.n_models * a.n_threads * (a.n_pp + a.n_tg), n_rs = 0;
+    int max_rs = a.n_models * a.n_threads * (a.n_pp + a.n_tg) * a.n_depth, n_rs = 0;
     bench_result *rs = calloc((size_t)max_rs, sizeof *rs);
     if (!mis || !rs) {
         free(mis), free(rs);
