@@ -18,10 +18,13 @@ import sys
 
 def test_name(r):
     if r.get("n_gen", 0) == 0:
-        return "pp%d" % r["n_prompt"]
-    if r.get("n_prompt", 0) == 0:
-        return "tg%d" % r["n_gen"]
-    return "pp%d+tg%d" % (r["n_prompt"], r["n_gen"])
+        name = "pp%d" % r["n_prompt"]
+    elif r.get("n_prompt", 0) == 0:
+        name = "tg%d" % r["n_gen"]
+    else:
+        name = "pp%d+tg%d" % (r["n_prompt"], r["n_gen"])
+    # gpt bench -d (and newer llama-bench's): tokens already in the context
+    return name + (" @ d%d" % r["n_depth"] if r.get("n_depth", 0) else "")
 
 
 def key(r):
@@ -63,10 +66,10 @@ def main(argv):
         if f in seen:
             continue
         seen.add(f)
-        print("| %s | %s | %.1f | %.1f MB | %.1f / %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+        print("| %s | %s | %.1f | %.1f MB | %.1f / %.1f | %.1f | %.1f | %.1f | %.1f %s |" % (
             f, r["model_type"], r["model_size"] / 2**20, r["bytes_per_token"] / 1e6, r.get("membw_gb_s", 0),
             r.get("membw_best_gb_s", 0), r.get("weights_read_gb_s", 0),
-            r["load_ms"], r["peak_rss_bytes"] / 2**20, r["kv_cache_bytes"] / 2**20))
+            r["load_ms"], r["peak_rss_bytes"] / 2**20, r["kv_cache_bytes"] / 2**20, r.get("type_k", "f32")))
 
 
 if __name__ == "__main__":
