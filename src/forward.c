@@ -241,8 +241,9 @@ static void *kv_head(const gpt_context *c, void *cache, int l, int h) {
 //   O (m, hd)   = S V                   V: the head's cache rows 0..npos-1
 // npos = pos0 + t1 covers the last query; earlier queries of the block get
 // a few masked positions, computed and then zeroed. Q K^T goes through the
-// F32 matmul kernel (the keys are its weight rows), S V through
-// weighted_rows_f32, which reads the value rows as the cache holds them.
+// matmul kernel of the cache's type, F32 or F16 (the keys are its weight
+// rows), S V through weighted_rows_f32 or _f16, which read the value rows as
+// the cache holds them.
 // The cache keeps each head's positions contiguous so that decode reads it
 // as one sequential stream per head: with the keys (L, n_ctx, C) and the
 // values transposed (L, C, n_ctx), 64 floats or npos floats at a time from

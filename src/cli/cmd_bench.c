@@ -241,7 +241,6 @@ static int32_t random_id(int n_vocab) {
     return (int32_t)(rng_state % (uint64_t)n_vocab);
 }
 
-// One run of a test; returns its nanoseconds, or -1 with err filled.
 // One timed run: n_depth tokens evaluated untimed (as one prompt), then the
 // prompt of n_prompt tokens and n_gen tokens one at a time, timed; ids holds
 // max(n_depth, n_prompt) ids. Returns nanoseconds, or -1 with err filled.
