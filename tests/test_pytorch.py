@@ -24,6 +24,9 @@ Limits, relative to max |reference logit|:
   when that is larger (deep random networks amplify single rounding flips:
   ~2e-2 for the 124M shape, ~0 for tiny); the quantized model's distance from
   the float reference is checked loosely (relative RMS, QUANT_VS_FLOAT_RMS).
+  Q4_0 files run with gpt's default F16 KV cache, so their reference rounds
+  keys and values to half too; each F32 file also runs with `--kv-type f16`
+  against that reference (KV_F16_TOL).
 Ends with "N passed, M failed"; exit status 1 on any failure.
 """
 import argparse
