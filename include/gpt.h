@@ -81,6 +81,7 @@ int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, c
 typedef enum { GPT_KV_AUTO = 0, GPT_KV_F32 = 1, GPT_KV_F16 = 2 } gpt_kv_type;
 int gpt_context_new_kv(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, gpt_kv_type kv, char *err);
 gpt_kv_type gpt_context_kv_type(const gpt_context *ctx);  // GPT_KV_F32 or GPT_KV_F16
+gpt_kv_type gpt_model_kv_type(const gpt_model *m);        // what GPT_KV_AUTO picks for m
 void gpt_context_free(gpt_context *ctx);
 int gpt_context_n_past(const gpt_context *ctx);
 int gpt_context_n_ctx(const gpt_context *ctx);

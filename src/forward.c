@@ -399,6 +399,10 @@ static uint32_t kv_type_auto(const gpt_model *m) {
     return GGML_TYPE_F32;
 }
 
+gpt_kv_type gpt_model_kv_type(const gpt_model *m) {
+    return kv_type_auto(m) == GGML_TYPE_F16 ? GPT_KV_F16 : GPT_KV_F32;
+}
+
 int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, char *err) {
     return gpt_context_new_kv(out, m, n_ctx, n_threads, GPT_KV_AUTO, err);
 }

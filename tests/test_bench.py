@@ -8,7 +8,9 @@
     and its roofline_pct is gb_s over their median;
   - --membw alone; --kernels: a row for every type, row length and thread count, positive
     figures, kernel / read = from-memory GB/s over plain-read GB/s;
-  - one-line errors with exit code 1 for bad input.
+  - one-line errors with exit code 1 for bad input;
+  - the KV cache: its type (--kv-type, and what auto picks: f16 for Q4_0 models) and bytes in
+    the JSON, and `gpt info`'s shape, tensor bytes and KV cache line against the tensor table.
 No speed is asserted: timings belong in the benchmark, not in tests.
 Usage: test_bench.py GPT MODEL WORKDIR"""
 import json
@@ -176,17 +178,41 @@ def check_model(path, reps=2, kv="auto"):
     check(seen == {(8, 0, 1), (0, 4, 1), (8, 0, 2), (0, 4, 2)}, f"{path}: tests {sorted(seen)}")
 
 
+def check_info(path):
+    """gpt info: the shape and sizes against the tensor table, and the KV cache line."""
+    table = tensor_table(path)
+    p = run("info", "-m", path)
+    check(p.returncode == 0, f"info {path} exited {p.returncode}: {p.stderr[-300:]!r}")
+    if p.returncode:
+        return
+    lines = dict(line.split(":", 1) for line in p.stdout.decode().splitlines() if ":" in line)
+    field = lambda k: lines.get(k, "").strip()
+    n_layer = sum(1 for name in table if name.endswith(".attn_qkv.weight"))
+    C, n_ctx = table["token_embd.weight"][1][0], table["position_embd.weight"][1][1]
+    size = sum(nbytes(t, ne) for t, ne in table.values())
+    check(field("n_embd") == str(C) and field("n_layer") == str(n_layer) and field("n_ctx") == str(n_ctx),
+          f"info {path}: n_embd {field('n_embd')}, n_layer {field('n_layer')}, n_ctx {field('n_ctx')}; "
+          f"the tensors say {C}, {n_layer}, {n_ctx}")
+    check(field("tensor bytes").startswith(f"{size} "), f"info {path}: tensor bytes {field('tensor bytes')}, want {size}")
+    typ, per_pos = expected_kv(table, 1, "auto")
+    want = f"{typ} by default (--kv-type), {per_pos} bytes a position, {per_pos * n_ctx / 2**20:.1f} MiB for {n_ctx}"
+    check(field("kv cache") == want, f"info {path}: kv cache {field('kv cache')!r}, want {want!r}")
+
+
+check_info(model)
 check_model(model)
 check_model(model, reps=1, kv="f16")
 q8 = os.path.join(work, "q8_0.gguf")
 p = run("convert", model, q8, "--type", "q8_0")
 check(p.returncode == 0, f"convert to q8_0 exited {p.returncode}: {p.stderr[-300:]!r}")
 if p.returncode == 0:
+    check_info(q8)
     check_model(q8)
 q4 = os.path.join(work, "q4_0.gguf")
 p = run("convert", model, q4, "--type", "q4_0")
 check(p.returncode == 0, f"convert to q4_0 exited {p.returncode}: {p.stderr[-300:]!r}")
 if p.returncode == 0:
+    check_info(q4)
     check_model(q4, reps=1)
     check_model(q4, reps=1, kv="f32")
 

@@ -14,7 +14,7 @@ int cmd_info(int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: gpt info -m MODEL [--tensors]\n"
                    "  prints the architecture, hyperparameters, tensor types, parameter count,\n"
-                   "  file size and tokenizer size; --tensors lists every tensor\n");
+                   "  file size, tokenizer size and the default KV cache; --tensors lists every tensor\n");
             return 0;
         } else if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
             if (!(model = flag_value(argc, argv, &i))) return 1;
@@ -59,6 +59,11 @@ int cmd_info(int argc, char **argv) {
     if (gguf_file_size(g))
         printf("file size:      %llu (%.1f MiB)\n", (unsigned long long)gguf_file_size(g), gguf_file_size(g) / 1048576.0);
     printf("tokenizer:      %d tokens, eos %d\n", tokenizer_n_vocab(m->tok), hp->eos_id);
+    // keys and values of every layer: 2 x n_layer x n_embd elements a position
+    bool f16 = gpt_model_kv_type(m) == GPT_KV_F16;
+    uint64_t per_pos = 2ull * (uint64_t)hp->n_layer * (uint64_t)hp->n_embd * (f16 ? 2 : 4);
+    printf("kv cache:       %s by default (--kv-type), %llu bytes a position, %.1f MiB for %d\n", f16 ? "f16" : "f32",
+           (unsigned long long)per_pos, (double)per_pos * hp->n_ctx / 1048576.0, hp->n_ctx);
     if (tensors)
         for (uint64_t i = 0; i < gguf_n_tensors(g); i++) {
             const gguf_tensor *t = gguf_tensor_at(g, i);
