@@ -389,18 +389,14 @@ static void lm_head(gpt_context *c, int first, int T, int row_out) {
 // F32 0.017986 -> 0.017988), but Q8_0's by 1.5% (2.39e-4 -> 2.42e-4, top-1
 // agreement 98.80% -> 98.63%): Q8_0, the near-lossless type, keeps the F32
 // cache, as do F32/F16/BF16 models, whose logits match PyTorch's.
-static uint32_t kv_type_auto(const gpt_model *m) {
+gpt_kv_type gpt_model_kv_type(const gpt_model *m) {
     for (int l = 0; l < m->hp.n_layer; l++) {
         const gpt_layer *L = &m->layers[l];
         const gpt_matrix *w[4] = {&L->attn_qkv, &L->attn_out, &L->ffn_up, &L->ffn_down};
         for (int i = 0; i < 4; i++)
-            if (w[i]->type == GGML_TYPE_Q4_0) return GGML_TYPE_F16;
+            if (w[i]->type == GGML_TYPE_Q4_0) return GPT_KV_F16;
     }
-    return GGML_TYPE_F32;
-}
-
-gpt_kv_type gpt_model_kv_type(const gpt_model *m) {
-    return kv_type_auto(m) == GGML_TYPE_F16 ? GPT_KV_F16 : GPT_KV_F32;
+    return GPT_KV_F32;
 }
 
 int gpt_context_new(gpt_context **out, gpt_model *m, int n_ctx, int n_threads, char *err) {
@@ -413,18 +409,14 @@ int gpt_context_new_kv(gpt_context **out, gpt_model *m, int n_ctx, int n_threads
     bool asked = n_ctx > 0;
     if (n_ctx <= 0 || n_ctx > hp->n_ctx) n_ctx = hp->n_ctx;
     if (n_threads <= 0) n_threads = physical_cores();  // as gpt.h documents
-    uint32_t type;
-    switch (kv_type) {
-    case GPT_KV_AUTO: type = kv_type_auto(m); break;
-    case GPT_KV_F32: type = GGML_TYPE_F32; break;
-    case GPT_KV_F16: type = GGML_TYPE_F16; break;
-    default: return gpt_fail(err, "unknown KV cache type %d", (int)kv_type);
-    }
-    size_t elem = type == GGML_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    if (kv_type == GPT_KV_AUTO) kv_type = gpt_model_kv_type(m);
+    if (kv_type != GPT_KV_F32 && kv_type != GPT_KV_F16) return gpt_fail(err, "unknown KV cache type %d", (int)kv_type);
+    uint32_t type = kv_type == GPT_KV_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    size_t elem = kv_type == GPT_KV_F16 ? sizeof(uint16_t) : sizeof(float);
     // The KV cache grows with n_ctx, which a file states in one number. A real
     // GPT-2's full-context cache is smaller than its weights; a file whose
     // cache would dwarf its weights gets an error unless -c asks for it.
-    uint64_t kv_bytes = 2ull * (uint64_t)hp->n_layer * (uint64_t)n_ctx * (uint64_t)hp->n_embd * elem;
+    uint64_t kv_bytes = model_kv_bytes(m, n_ctx, kv_type);
     uint64_t allowed = 4 * m->weight_bytes > ((uint64_t)256 << 20) ? 4 * m->weight_bytes : ((uint64_t)256 << 20);
     if (!asked && kv_bytes > allowed)
         return gpt_fail(err, "%s: a KV cache for the full context of %d tokens needs %llu MiB, far more than the "

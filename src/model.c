@@ -273,6 +273,11 @@ const gpt_hparams *gpt_model_hparams(const gpt_model *m) { return &m->hp; }
 int gpt_n_vocab(const gpt_model *m) { return m->hp.n_vocab; }
 gpt_tokenizer *gpt_model_tokenizer(gpt_model *m) { return m->tok; }
 
+uint64_t model_kv_bytes(const gpt_model *m, int n_ctx, gpt_kv_type kv) {
+    uint64_t elem = kv == GPT_KV_F16 ? 2 : 4;
+    return 2ull * (uint64_t)m->hp.n_layer * (uint64_t)n_ctx * (uint64_t)m->hp.n_embd * elem;
+}
+
 int gpt_tokenize(gpt_model *m, const char *text, size_t len, bool allow_special, int32_t *ids, int max_ids) {
     size_t n;
     int32_t *all = tokenizer_encode(m->tok, (const uint8_t *)text, len, allow_special, &n);

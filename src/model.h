@@ -52,4 +52,8 @@ int model_build(gpt_model **out, gguf_ctx *g, const char *path, char *err);
 
 gpt_tokenizer *gpt_model_tokenizer(gpt_model *m);
 
+// Bytes of a KV cache of n_ctx positions with elements of kv (GPT_KV_F32 or
+// GPT_KV_F16): keys and values of every layer, 2 x n_layer x n_embd a position.
+uint64_t model_kv_bytes(const gpt_model *m, int n_ctx, gpt_kv_type kv);
+
 #endif

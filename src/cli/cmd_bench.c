@@ -495,9 +495,9 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
             rc = cli_error("%s", err);
             break;
         }
-        bool f16 = gpt_context_kv_type(ctx) == GPT_KV_F16;
-        mi->kv_type = f16 ? "f16" : "f32";
-        mi->kv_bytes = 2ull * (uint64_t)m->hp.n_layer * (uint64_t)need * (uint64_t)m->hp.n_embd * (f16 ? 2 : 4);
+        gpt_kv_type kv = gpt_context_kv_type(ctx);
+        mi->kv_type = kv == GPT_KV_F16 ? "f16" : "f32";
+        mi->kv_bytes = model_kv_bytes(m, (int)need, kv);
         if (ti == 0) mi->load_ms = load_ms + (now_ms() - t1);  // as `gpt` counts it: open + context
         if (a->threads[ti] > max_threads) max_threads = (int)a->threads[ti];
         for (int k = 0; k < (a->n_pp + a->n_tg) * a->n_depth && rc == 0; k++) {

@@ -59,11 +59,10 @@ int cmd_info(int argc, char **argv) {
     if (gguf_file_size(g))
         printf("file size:      %llu (%.1f MiB)\n", (unsigned long long)gguf_file_size(g), gguf_file_size(g) / 1048576.0);
     printf("tokenizer:      %d tokens, eos %d\n", tokenizer_n_vocab(m->tok), hp->eos_id);
-    // keys and values of every layer: 2 x n_layer x n_embd elements a position
-    bool f16 = gpt_model_kv_type(m) == GPT_KV_F16;
-    uint64_t per_pos = 2ull * (uint64_t)hp->n_layer * (uint64_t)hp->n_embd * (f16 ? 2 : 4);
-    printf("kv cache:       %s by default (--kv-type), %llu bytes a position, %.1f MiB for %d\n", f16 ? "f16" : "f32",
-           (unsigned long long)per_pos, (double)per_pos * hp->n_ctx / 1048576.0, hp->n_ctx);
+    gpt_kv_type cache = gpt_model_kv_type(m);
+    printf("kv cache:       %s by default (--kv-type), %llu bytes a position, %.1f MiB for %d\n",
+           cache == GPT_KV_F16 ? "f16" : "f32", (unsigned long long)model_kv_bytes(m, 1, cache),
+           model_kv_bytes(m, hp->n_ctx, cache) / 1048576.0, hp->n_ctx);
     if (tensors)
         for (uint64_t i = 0; i < gguf_n_tensors(g); i++) {
             const gguf_tensor *t = gguf_tensor_at(g, i);
