@@ -126,6 +126,12 @@ def expected_kv(table, n_ctx, kv_flag):
     return typ, 2 * n_layer * n_ctx * C * (2 if typ == "f16" else 4)
 
 
+def rates_count_test_tokens(r):
+    """samples_ts = the test's prompt and generated tokens (never the depth) / samples_ns."""
+    tokens = r["n_prompt"] + r["n_gen"]
+    return all(abs(ts - tokens * 1e9 / ns) <= 1e-6 * ts for ts, ns in zip(r["samples_ts"], r["samples_ns"]))
+
+
 def check_model(path, reps=2, kv="auto"):
     table = tensor_table(path)
     p = run("bench", "-m", path, "-p", "8", "-n", "4", "-t", "1,2", "-r", str(reps), "--json", "--kv-type", kv)
@@ -152,9 +158,7 @@ def check_model(path, reps=2, kv="auto"):
               f"{what} --kv-type {kv}: KV cache {r['type_k']}/{r['type_v']} of {r['kv_cache_bytes']} bytes, "
               f"expected {want_kv}")
         check(len(r["samples_ns"]) == reps and len(r["samples_ts"]) == reps, f"{what}: {reps} samples expected")
-        tokens = r["n_prompt"] + r["n_gen"]
-        check(all(abs(ts - tokens * 1e9 / ns) <= 1e-6 * ts for ts, ns in zip(r["samples_ts"], r["samples_ns"])),
-              f"{what}: samples_ts are not tokens / samples_ns")
+        check(rates_count_test_tokens(r), f"{what}: samples_ts are not tokens / samples_ns")
         check(abs(r["avg_ts"] - statistics.mean(r["samples_ts"])) <= 1e-6 * r["avg_ts"], f"{what}: avg_ts is not the mean")
         check(abs(r["avg_ns"] - statistics.mean(r["samples_ns"])) <= 1.0, f"{what}: avg_ns is not the mean")
         check(r["avg_ts"] > 0 and r["load_ms"] > 0 and r["peak_rss_bytes"] > 0, f"{what}: zero speed, load or RSS")
@@ -228,9 +232,7 @@ if p.returncode == 0:
     check(all((r["type_k"], r["kv_cache_bytes"]) == want_kv for r in rows),
           f"bench -d 0,100: KV cache {[(r['type_k'], r['kv_cache_bytes']) for r in rows]}, expected {want_kv}")
     for r in rows:
-        tokens = r["n_prompt"] + r["n_gen"]
-        check(all(abs(ts - tokens * 1e9 / ns) <= 1e-6 * ts for ts, ns in zip(r["samples_ts"], r["samples_ns"])),
-              f"bench -d: samples_ts = the test's {tokens} tokens (not the depth) / samples_ns")
+        check(rates_count_test_tokens(r), f"bench -d {r['n_depth']}: samples_ts are not the test's tokens / samples_ns")
 p = run("bench", "-m", model, "-n", "64", "-d", "200")
 err = p.stderr.decode()
 errs = [line for line in err.splitlines() if line.startswith("gpt: ")]
