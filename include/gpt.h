@@ -14,6 +14,13 @@
 //
 // Every function that can fail returns non-zero (or NULL) and writes a
 // one-line message naming the file and the field into err (GPT_ERR_LEN bytes).
+//
+// Threads: one model may serve several contexts, each used by one thread at
+// a time (evaluation only reads the model; a context owns its KV cache, its
+// scratch and its pool of n_threads threads). gpt_tokenize uses scratch
+// space and a cache inside the model's tokenizer, so calls to it on one
+// model must not overlap; gpt_token_bytes only reads. A sampler belongs to
+// one thread at a time.
 #ifndef GPT_H
 #define GPT_H
 

@@ -7,10 +7,13 @@
 //   - F16 and quantized weights run through the same path;
 //   - all of the above with an F16 KV cache too, whose logits stay near the
 //     F32 cache's; GPT_KV_AUTO picks F32 for F32 and F16 models;
-//   - the sampler: greedy is the argmax, top-k 1 is greedy, a seed repeats.
+//   - the sampler: greedy is the argmax, top-k 1 is greedy, a seed repeats;
+//   - contexts of one model used from two threads at once give, bit for bit,
+//     what each gives alone (gpt.h: a model may be shared that way).
 // The model is random, tiny and built in memory with odd sizes (C = 20, not a
 // multiple of 8; 5 heads of 4).
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +238,72 @@ static void test_sampler(gpt_model *m) {
     gpt_context_free(ctx);
 }
 
+// One sequence decoded token by token in a context of its own (2 threads),
+// every position's logits kept: the work of one application thread.
+typedef struct {
+    gpt_model *m;
+    int32_t ids[NCTX];
+    int n;
+    float *logits;  // (n, V)
+    int ok;
+    pthread_barrier_t *step;  // when set, every token starts with the other thread's (lockstep)
+} decode_job;
+
+static void *decode_sequence(void *arg) {
+    decode_job *j = arg;
+    char err[GPT_ERR_LEN];
+    gpt_context *ctx = NULL;
+    j->ok = gpt_context_new(&ctx, j->m, 0, 2, err) == 0;
+    for (int t = 0; t < j->n; t++) {
+        if (j->step) pthread_barrier_wait(j->step);  // both threads run every step, even after a failure
+        if (!j->ok) continue;
+        const float *lg = gpt_eval(ctx, j->ids + t, 1, false, err);
+        if (lg) memcpy(j->logits + (size_t)t * V, lg, V * sizeof(float));
+        else j->ok = 0;
+    }
+    gpt_context_free(ctx);
+    return NULL;
+}
+
+// Two contexts on one model, decoding different sequences in two threads at
+// once, then each alone: the same logits bit for bit (the forward pass only
+// reads the model; each context owns its cache, scratch and pool). A token
+// of this model takes microseconds, so the threads start every token
+// together (a barrier); several rounds, so that they overlap in other ways.
+static void test_shared_model(gpt_model *m) {
+    enum { N = 30, ROUNDS = 8 };
+    pthread_barrier_t step;
+    pthread_barrier_init(&step, NULL, 2);
+    decode_job alone[2], both[2];
+    for (int k = 0; k < 2; k++) {
+        alone[k] = (decode_job){.m = m, .n = N, .logits = malloc((size_t)N * V * sizeof(float))};
+        for (int i = 0; i < N; i++) alone[k].ids[i] = (i * (k ? 53 : 29) + 3 * k + 1) % 256;
+        decode_sequence(&alone[k]);
+        CHECK(alone[k].ok, "sequence %d alone: a context or an evaluation failed", k);
+    }
+    int same = 1;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_t th[2];
+        for (int k = 0; k < 2; k++) {
+            both[k] = alone[k];
+            both[k].logits = calloc((size_t)N * V, sizeof(float));
+            both[k].ok = 0;
+            both[k].step = &step;
+            CHECK(pthread_create(&th[k], NULL, decode_sequence, &both[k]) == 0, "pthread_create");
+        }
+        for (int k = 0; k < 2; k++) {
+            pthread_join(th[k], NULL);
+            CHECK(both[k].ok, "round %d, sequence %d: a context or an evaluation failed", r, k);
+            if (memcmp(both[k].logits, alone[k].logits, (size_t)N * V * sizeof(float)) != 0) same = 0;
+            free(both[k].logits);
+        }
+    }
+    printf("%-44s %s\n", "two contexts on one model, two threads", same ? "same logits as alone" : "DIFFERENT");
+    CHECK(same, "contexts sharing a model in two threads gave other logits than alone");
+    pthread_barrier_destroy(&step);
+    free(alone[0].logits), free(alone[1].logits);
+}
+
 static gpt_model *retyped(gguf_ctx *src, uint32_t type, gguf_ctx **keep) {
     char err[GPT_ERR_LEN];
     convert_options o = {.type = type, .output_type = -1, .write_output = false};
@@ -257,6 +326,7 @@ int main(void) {
     }
     test_sequences(m, "F32", 1e-5);
     test_sampler(m);
+    test_shared_model(m);
     gguf_ctx *tmp;
     gpt_model *m16 = retyped(m->gguf, GGML_TYPE_F16, &tmp);
     test_sequences(m16, "F16", 1e-5);
