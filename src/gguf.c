@@ -644,6 +644,29 @@ static void w_pad(writer *w, uint64_t *pos, uint64_t alignment) {
     }
 }
 
+// The name gguf_write writes to before renaming it to path: malloc'd.
+static char *temp_name(const char *path) {
+    size_t n = strlen(path) + sizeof ".tmp";
+    char *tmp = malloc(n);
+    if (tmp) snprintf(tmp, n, "%s.tmp", path);
+    return tmp;
+}
+
+int gguf_check_writable(const char *path, char *err) {
+    char *tmp = temp_name(path);
+    if (!tmp) return gpt_fail(err, "%s: out of memory", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        gpt_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    fclose(f);
+    remove(tmp);
+    free(tmp);
+    return 0;
+}
+
 int gguf_write(const gguf_ctx *g, const char *path, void (*progress)(uint64_t, uint64_t, void *), void *arg,
                char *err) {
     uint64_t alignment = g->alignment;
@@ -651,10 +674,8 @@ int gguf_write(const gguf_ctx *g, const char *path, void (*progress)(uint64_t, u
     if (al && al->type == GGUF_TYPE_UINT32 && al->v.u && !(al->v.u & (al->v.u - 1))) alignment = al->v.u;
     // write to a temporary name and rename, so a failed write never leaves a
     // half file under the requested name
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
+    char *tmp = temp_name(path);
     if (!tmp) return gpt_fail(err, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmp", path);
     writer w = {fopen(tmp, "wb"), 0};
     if (!w.f) {
         gpt_fail(err, "%s: cannot create: %s", tmp, strerror(errno));

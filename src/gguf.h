@@ -152,5 +152,9 @@ void *gguf_own(gguf_ctx *g, void *buf);
 // progress, if not NULL, is called after each tensor with (done, total).
 int gguf_write(const gguf_ctx *g, const char *path,
                void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg, char *err);
+// Whether gguf_write could create its file for path (PATH.tmp, renamed to
+// path when complete): creates and removes it. For callers that do long
+// work before writing, so that a bad output path fails first.
+int gguf_check_writable(const char *path, char *err);
 
 #endif

@@ -8,6 +8,9 @@ make_seeds (tests/fuzz/tiny_models.c):
     --repeat-penalty, -s, --kv-type), an unknown flag, a flag without its value, a
     missing model, a file that is not a model: exit code 1 and exactly one
     line "gpt: ..." on stderr, nothing on stdout;
+  - gpt convert: an output path that cannot be created is one line before
+    any conversion; a failed convert leaves no file; progress into a pipe
+    is whole lines;
   - a prompt longer than the context: one clear line, exit 1;
   - generation that reaches the context limit stops with a message, exit 0;
   - an empty prompt (and no prompt) works;
@@ -94,6 +97,21 @@ def main():
     expect_user_error(gpt, ["-m", garbage, "-p", "x"], "garbage model", "garbage.gguf")
     expect_user_error(gpt, ["-m", tmp, "-p", "x"], "directory that is not a model", tmp)
     expect_user_error(gpt, base + ["-f", os.path.join(tmp, "no-prompt.txt")], "missing prompt file", "no-prompt.txt")
+
+    # ---- gpt convert ----
+    # an output path that cannot be created fails before the conversion (one line: no progress)
+    expect_user_error(gpt, ["convert", small, os.path.join(tmp, "no-such-dir", "out.gguf"), "--type", "q8_0"],
+                      "convert into a missing directory", "no-such-dir")
+    out = os.path.join(tmp, "out.gguf")
+    expect_user_error(gpt, ["convert", os.path.join(tmp, "nope.gguf"), out], "convert a missing model", "nope.gguf")
+    check(not os.path.exists(out) and not os.path.exists(out + ".tmp"), "a failed convert left a file behind")
+    # progress into a pipe: whole lines, no carriage returns, the last one 100%
+    p = run([gpt, "convert", small, out, "--type", "q8_0"])
+    err = p.stderr.decode("utf-8", "replace")
+    lines = stderr_lines(p)
+    progress = [l for l in lines if l.startswith("gpt: converting")]
+    check(p.returncode == 0 and "\r" not in err and progress and progress[-1] == "gpt: converting 100%"
+          and lines[-1] == f"gpt: wrote {out}", "gpt convert's progress into a pipe", repr(err))
 
     # ---- a prompt longer than the context ----
     lines = expect_user_error(gpt, base + ["-c", "8", "-p", "the " * 20], "prompt longer than -c")

@@ -1,6 +1,7 @@
 // cmd_convert.c: `gpt convert SRC OUT.gguf [--type f32|f16|q8_0|q4_0]`.
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "convert.h"
@@ -29,15 +30,20 @@ static int parse_type(const char *flag, const char *s, uint32_t *out) {
     return 0;
 }
 
+// On a terminal one line that counts up; into a file or a pipe (a log) a
+// line at every tenth, instead of hundreds of carriage returns on one line.
 static void show_progress(uint64_t done, uint64_t total, void *arg) {
     (void)arg;
-    static int last = -1;
+    static int last = -1, tty = -1;
+    if (tty < 0) tty = isatty(fileno(stderr));
     int pct = total ? (int)(done * 100 / total) : 100;
-    if (pct != last) {
-        fprintf(stderr, "\rgpt: converting %3d%%", pct);
-        last = pct;
+    if (tty) {
+        if (pct != last) fprintf(stderr, "\rgpt: converting %3d%%", pct);
+        if (done == total) fputc('\n', stderr);
+    } else if (pct / 10 != last / 10) {
+        fprintf(stderr, "gpt: converting %3d%%\n", pct / 10 * 10);
     }
-    if (done == total) fputc('\n', stderr);
+    last = pct;
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -75,7 +81,10 @@ int cmd_convert(int argc, char **argv) {
     char err[GPT_ERR_LEN];
     gguf_ctx *in = NULL, *out = NULL;
     gpt_model *m = NULL;
-    // build the model first: every tensor and key is validated before anything is written
+    // the output's directory first (a conversion takes a while, and its end
+    // is no time to learn that the path is wrong), then the model: every
+    // tensor and key is validated before anything is written
+    if (gguf_check_writable(dst, err)) return cli_error("%s", err);
     if (load_any(&in, src, err) || model_build(&m, in, src, err)) return cli_error("%s", err);
     o.progress = show_progress;
     if (gguf_convert(&out, m->gguf, &o, err) || gguf_write(out, dst, NULL, NULL, err)) {
