@@ -9,8 +9,8 @@ make_seeds (tests/fuzz/tiny_models.c):
     missing model, a file that is not a model: exit code 1 and exactly one
     line "gpt: ..." on stderr, nothing on stdout;
   - gpt convert: an output path that cannot be created is one line before
-    any conversion; a failed convert leaves no file; progress into a pipe
-    is whole lines;
+    any conversion; a failed convert leaves no file; progress (converting,
+    then writing) into a pipe is whole lines;
   - a prompt longer than the context: one clear line, exit 1;
   - generation that reaches the context limit stops with a message, exit 0;
   - an empty prompt (and no prompt) works;
@@ -105,12 +105,14 @@ def main():
     out = os.path.join(tmp, "out.gguf")
     expect_user_error(gpt, ["convert", os.path.join(tmp, "nope.gguf"), out], "convert a missing model", "nope.gguf")
     check(not os.path.exists(out) and not os.path.exists(out + ".tmp"), "a failed convert left a file behind")
-    # progress into a pipe: whole lines, no carriage returns, the last one 100%
+    # progress into a pipe: whole lines, no carriage returns, converting then writing, each to 100%
     p = run([gpt, "convert", small, out, "--type", "q8_0"])
     err = p.stderr.decode("utf-8", "replace")
     lines = stderr_lines(p)
-    progress = [l for l in lines if l.startswith("gpt: converting")]
-    check(p.returncode == 0 and "\r" not in err and progress and progress[-1] == "gpt: converting 100%"
+    converting = [l for l in lines if l.startswith("gpt: converting")]
+    writing = [l for l in lines if l.startswith("gpt: writing")]
+    check(p.returncode == 0 and "\r" not in err and converting and converting[-1] == "gpt: converting 100%"
+          and writing and writing[-1] == "gpt: writing 100%" and lines.index(converting[-1]) < lines.index(writing[0])
           and lines[-1] == f"gpt: wrote {out}", "gpt convert's progress into a pipe", repr(err))
 
     # ---- a prompt longer than the context ----

@@ -30,20 +30,24 @@ static int parse_type(const char *flag, const char *s, uint32_t *out) {
     return 0;
 }
 
-// On a terminal one line that counts up; into a file or a pipe (a log) a
-// line at every tenth, instead of hundreds of carriage returns on one line.
+// Progress of one phase (converting, writing). On a terminal one line that
+// counts up; into a file or a pipe (a log) a line at every tenth, instead
+// of hundreds of carriage returns on one line.
+typedef struct {
+    const char *what;
+    int last, tty;
+} progress_line;
+
 static void show_progress(uint64_t done, uint64_t total, void *arg) {
-    (void)arg;
-    static int last = -1, tty = -1;
-    if (tty < 0) tty = isatty(fileno(stderr));
+    progress_line *pl = arg;
     int pct = total ? (int)(done * 100 / total) : 100;
-    if (tty) {
-        if (pct != last) fprintf(stderr, "\rgpt: converting %3d%%", pct);
+    if (pl->tty) {
+        if (pct != pl->last) fprintf(stderr, "\rgpt: %s %3d%%", pl->what, pct);
         if (done == total) fputc('\n', stderr);
-    } else if (pct / 10 != last / 10) {
-        fprintf(stderr, "gpt: converting %3d%%\n", pct / 10 * 10);
+    } else if (pct / 10 != pl->last / 10) {
+        fprintf(stderr, "gpt: %s %3d%%\n", pl->what, pct / 10 * 10);
     }
-    last = pct;
+    pl->last = pct;
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -86,8 +90,11 @@ int cmd_convert(int argc, char **argv) {
     // tensor and key is validated before anything is written
     if (gguf_check_writable(dst, err)) return cli_error("%s", err);
     if (load_any(&in, src, err) || model_build(&m, in, src, err)) return cli_error("%s", err);
+    int tty = isatty(fileno(stderr));
+    progress_line converting = {"converting", -1, tty}, writing = {"writing", -1, tty};
     o.progress = show_progress;
-    if (gguf_convert(&out, m->gguf, &o, err) || gguf_write(out, dst, NULL, NULL, err)) {
+    o.progress_arg = &converting;
+    if (gguf_convert(&out, m->gguf, &o, err) || gguf_write(out, dst, show_progress, &writing, err)) {
         gguf_free(out);
         gpt_model_free(m);
         return cli_error("%s", err);
