@@ -94,6 +94,11 @@ int gpt_context_n_past(const gpt_context *ctx);
 int gpt_context_n_ctx(const gpt_context *ctx);
 // Forget the sequence (the KV cache is reused from position 0).
 void gpt_context_reset(gpt_context *ctx);
+// Keep the first n positions of the sequence and forget the rest: the next
+// gpt_eval continues at position n, on the keys and values cached before it
+// (one prompt evaluated once, then several continuations of it). Returns 0,
+// or -1 when n is not in [0, n_past] (the context is then unchanged).
+int gpt_context_truncate(gpt_context *ctx, int n);
 
 // Append n tokens at the current position and run the transformer over them
 // as one batch. Returns the logits of the last token [n_vocab], or with

@@ -485,6 +485,13 @@ int gpt_context_n_past(const gpt_context *c) { return c->n_past; }
 int gpt_context_n_ctx(const gpt_context *c) { return c->n_ctx; }
 gpt_kv_type gpt_context_kv_type(const gpt_context *c) { return c->kv_type == GGML_TYPE_F16 ? GPT_KV_F16 : GPT_KV_F32; }
 void gpt_context_reset(gpt_context *c) { c->n_past = 0; }
+// The cache rows at positions >= n are written again before anything reads
+// them: attention at position p reads rows 0..p only.
+int gpt_context_truncate(gpt_context *c, int n) {
+    if (n < 0 || n > c->n_past) return -1;
+    c->n_past = n;
+    return 0;
+}
 
 const float *gpt_eval(gpt_context *c, const int32_t *ids, int n, bool all_logits, char *err) {
     const gpt_hparams *hp = &c->m->hp;

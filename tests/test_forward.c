@@ -9,7 +9,8 @@
 //     F32 cache's; GPT_KV_AUTO picks F32 for F32 and F16 models;
 //   - the sampler: greedy is the argmax, top-k 1 is greedy, a seed repeats;
 //   - contexts of one model used from two threads at once give, bit for bit,
-//     what each gives alone (gpt.h: a model may be shared that way).
+//     what each gives alone (gpt.h: a model may be shared that way);
+//   - gpt_context_truncate: a cut-back prompt continues like a fresh one.
 // The model is random, tiny and built in memory with odd sizes (C = 20, not a
 // multiple of 8; 5 heads of 4).
 #include <math.h>
@@ -238,6 +239,47 @@ static void test_sampler(gpt_model *m) {
     gpt_context_free(ctx);
 }
 
+// gpt_context_truncate: a prompt evaluated once, cut back to its first cut
+// positions and continued gives the logits of a fresh context that
+// evaluates those positions and the continuation; cuts outside [0, n_past]
+// are refused and change nothing.
+static void test_truncate(gpt_model *m, const char *label) {
+    enum { P = 25, K = 9 };
+    int32_t prompt[P], cont[K];
+    for (int i = 0; i < P; i++) prompt[i] = (i * 71 + 5) % 256;
+    for (int i = 0; i < K; i++) cont[i] = (i * 37 + 200) % 256;
+    char err[GPT_ERR_LEN], what[128];
+    gpt_context *a, *b;
+    if (gpt_context_new_kv(&a, m, 0, 2, kv_type, err) || gpt_context_new_kv(&b, m, 0, 2, kv_type, err)) {
+        printf("context: %s\n", err);
+        exit(1);
+    }
+    float *got = malloc((size_t)K * V * sizeof(float));
+    const int cuts[] = {P, 12, 1, 0};
+    for (int c = 0; c < 4; c++) {
+        int cut = cuts[c];
+        gpt_context_reset(a);
+        CHECK(gpt_eval(a, prompt, P, false, err) != NULL, "eval: %s", err);
+        CHECK(gpt_context_truncate(a, P + 1) == -1 && gpt_context_truncate(a, -1) == -1 && gpt_context_n_past(a) == P,
+              "a cut outside [0, %d] was accepted or changed n_past (%d)", P, gpt_context_n_past(a));
+        CHECK(gpt_context_truncate(a, cut) == 0 && gpt_context_n_past(a) == cut, "truncate to %d: n_past %d", cut,
+              gpt_context_n_past(a));
+        const float *la = gpt_eval(a, cont, K, true, err);
+        CHECK(la != NULL, "eval after truncate: %s", err);
+        if (!la) continue;
+        memcpy(got, la, (size_t)K * V * sizeof(float));
+        gpt_context_reset(b);
+        if (cut) CHECK(gpt_eval(b, prompt, cut, false, err) != NULL, "eval: %s", err);
+        const float *lb = gpt_eval(b, cont, K, true, err);
+        CHECK(lb != NULL, "eval: %s", err);
+        snprintf(what, sizeof what, "%s: %d of %d kept, then %d more", label, cut, P, K);
+        if (lb) compare(what, lb, got, K, 1e-5);
+    }
+    free(got);
+    gpt_context_free(a);
+    gpt_context_free(b);
+}
+
 // One sequence decoded token by token in a context of its own (2 threads),
 // every position's logits kept: the work of one application thread.
 typedef struct {
@@ -327,6 +369,7 @@ int main(void) {
     test_sequences(m, "F32", 1e-5);
     test_sampler(m);
     test_shared_model(m);
+    test_truncate(m, "F32: truncate");
     gguf_ctx *tmp;
     gpt_model *m16 = retyped(m->gguf, GGML_TYPE_F16, &tmp);
     test_sequences(m16, "F16", 1e-5);
@@ -337,6 +380,7 @@ int main(void) {
     kv_type = GPT_KV_F16;
     test_sequences(m, "F32, F16 KV cache", 1e-4);
     test_sequences(m16, "F16, F16 KV cache", 1e-4);
+    test_truncate(m, "F32, F16 KV cache: truncate");
     enum { N = 33 };
     int32_t ids[N];
     for (int i = 0; i < N; i++) ids[i] = (i * 131 + 7) % 256;
