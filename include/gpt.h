@@ -17,10 +17,10 @@
 //
 // Threads: one model may serve several contexts, each used by one thread at
 // a time (evaluation only reads the model; a context owns its KV cache, its
-// scratch and its pool of n_threads threads). gpt_tokenize uses scratch
-// space and a cache inside the model's tokenizer, so calls to it on one
-// model must not overlap; gpt_token_bytes only reads. A sampler belongs to
-// one thread at a time.
+// scratch and its pool of n_threads threads). gpt_tokenize may be called
+// from several threads on one model (the calls take turns: the tokenizer's
+// cache and scratch are the model's); gpt_token_bytes only reads. A sampler
+// belongs to one thread at a time.
 #ifndef GPT_H
 #define GPT_H
 

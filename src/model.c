@@ -197,6 +197,7 @@ int model_build(gpt_model **out, gguf_ctx *g, const char *path, char *err) {
         gguf_free(g);
         return gpt_fail(err, "%s: out of memory", path);
     }
+    pthread_mutex_init(&m->tok_lock, NULL);
     m->gguf = g;
     snprintf(m->path, sizeof m->path, "%s", path);
     builder b = {.m = m, .path = path, .err = err};
@@ -262,6 +263,7 @@ int gpt_model_open(gpt_model **out, const char *path, char *err) {
 
 void gpt_model_free(gpt_model *m) {
     if (!m) return;
+    pthread_mutex_destroy(&m->tok_lock);
     tokenizer_free(m->tok);
     free(m->layers);
     free(m->f32_copies);
@@ -278,9 +280,14 @@ uint64_t model_kv_bytes(const gpt_model *m, int n_ctx, gpt_kv_type kv) {
     return 2ull * (uint64_t)m->hp.n_layer * (uint64_t)n_ctx * (uint64_t)m->hp.n_embd * elem;
 }
 
+// One call at a time per model: the tokenizer's piece cache and scratch
+// space are shared (an uncontended lock costs nanoseconds; a prompt's
+// encoding, microseconds).
 int gpt_tokenize(gpt_model *m, const char *text, size_t len, bool allow_special, int32_t *ids, int max_ids) {
     size_t n;
+    pthread_mutex_lock(&m->tok_lock);
     int32_t *all = tokenizer_encode(m->tok, (const uint8_t *)text, len, allow_special, &n);
+    pthread_mutex_unlock(&m->tok_lock);
     if (!all) return -1;
     for (size_t i = 0; i < n && (int)i < max_ids; i++) ids[i] = all[i];
     free(all);

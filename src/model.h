@@ -5,6 +5,8 @@
 #ifndef GPT_MODEL_H
 #define GPT_MODEL_H
 
+#include <pthread.h>
+
 #include "gguf.h"
 #include "gpt.h"
 #include "tokenizer.h"
@@ -43,6 +45,7 @@ struct gpt_model {
     uint64_t weight_bytes;          // bytes of all tensors the forward pass reads
     gguf_ctx *gguf;                 // owns the weights
     gpt_tokenizer *tok;
+    pthread_mutex_t tok_lock;       // gpt_tokenize: the tokenizer's cache and scratch are one per model
     float *f32_copies;              // 1-D tensors stored as F16 in the file, converted
     char path[1024];
 };

@@ -9,7 +9,8 @@
 //     F32 cache's; GPT_KV_AUTO picks F32 for F32 and F16 models;
 //   - the sampler: greedy is the argmax, top-k 1 is greedy, a seed repeats;
 //   - contexts of one model used from two threads at once give, bit for bit,
-//     what each gives alone (gpt.h: a model may be shared that way);
+//     what each gives alone (gpt.h: a model may be shared that way), and so
+//     does gpt_tokenize called from two threads on one model;
 //   - gpt_context_truncate: a cut-back prompt continues like a fresh one.
 // The model is random, tiny and built in memory with odd sizes (C = 20, not a
 // multiple of 8; 5 heads of 4).
@@ -239,6 +240,65 @@ static void test_sampler(gpt_model *m) {
     gpt_context_free(ctx);
 }
 
+// gpt_tokenize from two threads at once on one model (the shipped one: a
+// real BPE vocabulary, whose piece cache and scratch the calls share):
+// every call gives the ids a call alone gives. The texts are random words,
+// so that the calls keep writing new pieces into the cache.
+typedef struct {
+    gpt_model *m;
+    char text[1 << 16];
+    int32_t want[1 << 16];
+    int n_want, ok;
+    pthread_barrier_t *start;
+} tokenize_job;
+
+static void *tokenize_rounds(void *arg) {
+    tokenize_job *j = arg;
+    int32_t *ids = malloc(sizeof j->want);
+    pthread_barrier_wait(j->start);
+    j->ok = ids != NULL;
+    for (int r = 0; r < 20 && j->ok; r++) {
+        int n = gpt_tokenize(j->m, j->text, strlen(j->text), false, ids, 1 << 16);
+        if (n != j->n_want || memcmp(ids, j->want, (size_t)n * sizeof *ids) != 0) j->ok = 0;
+    }
+    free(ids);
+    return NULL;
+}
+
+static void test_shared_tokenizer(void) {
+    char err[GPT_ERR_LEN];
+    gpt_model *m;
+    if (gpt_model_open(&m, "models/shakespeare.gguf", err)) {  // ctest runs in the source directory
+        CHECK(0, "%s", err);
+        return;
+    }
+    static tokenize_job jobs[2];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    const char *letters = "etaoinshrdlucmfwypvbgkjqxz,.;:'!?ETAOINS";
+    for (int k = 0; k < 2; k++) {
+        tokenize_job *j = &jobs[k];
+        j->m = m, j->start = &start;
+        size_t n = 0;
+        while (n + 16 < sizeof j->text) {
+            int len = 1 + (int)((frand() + 1) * 5);
+            for (int i = 0; i < len; i++) j->text[n++] = letters[(int)((frand() + 1) * 20) % 40];
+            j->text[n++] = (frand() > 0.8f) ? '\n' : ' ';
+        }
+        j->text[n] = 0;
+        j->n_want = gpt_tokenize(m, j->text, n, false, j->want, 1 << 16);
+        CHECK(j->n_want > 1000 && j->n_want <= (1 << 16), "%d ids for %zu bytes", j->n_want, n);
+    }
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) CHECK(pthread_create(&th[k], NULL, tokenize_rounds, &jobs[k]) == 0, "pthread_create");
+    for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+    printf("%-44s %s\n", "gpt_tokenize in two threads, one model",
+           jobs[0].ok && jobs[1].ok ? "same ids as alone" : "DIFFERENT");
+    CHECK(jobs[0].ok && jobs[1].ok, "gpt_tokenize from two threads gave other ids than alone");
+    pthread_barrier_destroy(&start);
+    gpt_model_free(m);
+}
+
 // gpt_context_truncate: a prompt evaluated once, cut back to its first cut
 // positions and continued gives the logits of a fresh context that
 // evaluates those positions and the continuation; cuts outside [0, n_past]
@@ -370,6 +430,7 @@ int main(void) {
     test_sampler(m);
     test_shared_model(m);
     test_truncate(m, "F32: truncate");
+    test_shared_tokenizer();
     gguf_ctx *tmp;
     gpt_model *m16 = retyped(m->gguf, GGML_TYPE_F16, &tmp);
     test_sequences(m16, "F16", 1e-5);
