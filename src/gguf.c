@@ -644,23 +644,29 @@ static void w_pad(writer *w, uint64_t *pos, uint64_t alignment) {
     }
 }
 
-// The name gguf_write writes to before renaming it to path: malloc'd.
-static char *temp_name(const char *path) {
+// Create the file gguf_write writes before renaming it to path, PATH.tmp:
+// its stream, and its name in *tmp (malloc'd); NULL with err filled.
+static FILE *create_temp(const char *path, char **tmp, char *err) {
     size_t n = strlen(path) + sizeof ".tmp";
-    char *tmp = malloc(n);
-    if (tmp) snprintf(tmp, n, "%s.tmp", path);
-    return tmp;
+    *tmp = malloc(n);
+    if (!*tmp) {
+        gpt_fail(err, "%s: out of memory", path);
+        return NULL;
+    }
+    snprintf(*tmp, n, "%s.tmp", path);
+    FILE *f = fopen(*tmp, "wb");
+    if (!f) {
+        gpt_fail(err, "%s: cannot create: %s", *tmp, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return f;
 }
 
 int gguf_check_writable(const char *path, char *err) {
-    char *tmp = temp_name(path);
-    if (!tmp) return gpt_fail(err, "%s: out of memory", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        gpt_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    char *tmp;
+    FILE *f = create_temp(path, &tmp, err);
+    if (!f) return -1;
     fclose(f);
     remove(tmp);
     free(tmp);
@@ -674,14 +680,9 @@ int gguf_write(const gguf_ctx *g, const char *path, void (*progress)(uint64_t, u
     if (al && al->type == GGUF_TYPE_UINT32 && al->v.u && !(al->v.u & (al->v.u - 1))) alignment = al->v.u;
     // write to a temporary name and rename, so a failed write never leaves a
     // half file under the requested name
-    char *tmp = temp_name(path);
-    if (!tmp) return gpt_fail(err, "%s: out of memory", path);
-    writer w = {fopen(tmp, "wb"), 0};
-    if (!w.f) {
-        gpt_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    char *tmp;
+    writer w = {create_temp(path, &tmp, err), 0};
+    if (!w.f) return -1;
     // Write in whole 4 MiB blocks at 4 MiB offsets: the page cache then keeps
     // the new file in 2 MiB folios, which a later map_file gets as huge pages
     // (weights in 4 KiB pages decode up to a quarter slower). stdio's default
