@@ -27,6 +27,8 @@ int parse_float_flag(const char *flag, const char *s, double lo, double hi, doub
 int parse_u64_flag(const char *flag, const char *s, uint64_t *out);
 // --kv-type auto|f32|f16 as gpt.h's gpt_kv_type
 int parse_kv_flag(const char *flag, const char *s, int *out);
+// The flag's name for a resolved cache type: "f32" or "f16".
+const char *kv_type_name(int kv);
 
 // For "-x VALUE": returns argv[*i + 1] and advances *i, or prints
 // "gpt: FLAG needs a value" and returns NULL.

@@ -496,7 +496,7 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
             break;
         }
         gpt_kv_type kv = gpt_context_kv_type(ctx);
-        mi->kv_type = kv == GPT_KV_F16 ? "f16" : "f32";
+        mi->kv_type = kv_type_name(kv);
         mi->kv_bytes = model_kv_bytes(m, (int)need, kv);
         if (ti == 0) mi->load_ms = load_ms + (now_ms() - t1);  // as `gpt` counts it: open + context
         if (a->threads[ti] > max_threads) max_threads = (int)a->threads[ti];

@@ -61,7 +61,7 @@ int cmd_info(int argc, char **argv) {
     printf("tokenizer:      %d tokens, eos %d\n", tokenizer_n_vocab(m->tok), hp->eos_id);
     gpt_kv_type cache = gpt_model_kv_type(m);
     printf("kv cache:       %s by default (--kv-type), %llu bytes a position, %.1f MiB for %d\n",
-           cache == GPT_KV_F16 ? "f16" : "f32", (unsigned long long)model_kv_bytes(m, 1, cache),
+           kv_type_name(cache), (unsigned long long)model_kv_bytes(m, 1, cache),
            model_kv_bytes(m, hp->n_ctx, cache) / 1048576.0, hp->n_ctx);
     if (tensors)
         for (uint64_t i = 0; i < gguf_n_tensors(g); i++) {

@@ -391,7 +391,7 @@ int cmd_perplexity(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr, "gpt: %d tokens, %d windows of %d, scoring positions %d..%d of each, KV cache %s\n", n_tokens,
-            n_windows, ctx, first, ctx - 2, gpt_context_kv_type(c) == GPT_KV_F16 ? "f16" : "f32");
+            n_windows, ctx, first, ctx - 2, kv_type_name(gpt_context_kv_type(c)));
     double t0 = now_ms();
     for (int w = 0; w < n_windows; w++) {
         const int32_t *win = toks + (size_t)w * ctx;

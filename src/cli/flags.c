@@ -60,6 +60,8 @@ int parse_kv_flag(const char *flag, const char *s, int *out) {
     return 0;
 }
 
+const char *kv_type_name(int kv) { return kv == GPT_KV_F16 ? "f16" : "f32"; }
+
 const char *flag_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) {
         cli_error("%s needs a value", argv[*i]);
