@@ -42,7 +42,7 @@ const parts = [readFileSync(join(SHARED, "data", "tinyshakespeare.txt"), "utf8")
 const SOURCE_COMMIT = "965ad4a56faaef55dd1f47c81d4cbb17a6462260";
 const git = (...a) => execFileSync("git", ["-C", ROOT, ...a], { encoding: "utf8", maxBuffer: 1 << 26 });
 for (const f of git("ls-tree", "-r", "--name-only", SOURCE_COMMIT).split("\n"))
-  if (/^(src|scripts|tests|include)\/.*\.(c|h|py)$/.test(f) && !f.startsWith("src/unicode_tables"))
+  if (/^(src|scripts|tests|include)\/.*\.(c|h|py)$/.test(f) && !f.startsWith("src/unicode_tables") && !f.startsWith("src/tokenizer/unicode_tables"))
     parts.push(git("show", `${SOURCE_COMMIT}:${f}`));
 // Multilingual text: for each of ten scripts a seeded lexicon of 5,000 random "words" (1-9
 // letters), drawn with Zipf's law (the k-th most common word has frequency ~ 1/k) as in

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Generate src/unicode_tables.{c,h}: the character classes GPT-2's pre-tokenizer needs.
+"""Generate src/tokenizer/unicode_tables.{c,h}: the character classes GPT-2's pre-tokenizer needs.
 
-    gen_unicode_tables.py [--ucd DIR] [--version 16.0] [--out-dir src]
+    gen_unicode_tables.py [--ucd DIR] [--version 16.0] [--out-dir src/tokenizer]
 
 Every code point gets one class:
   LETTER  General_Category L* (Lu Ll Lt Lm Lo)  = regex \\p{L}
@@ -135,7 +135,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ucd", default="/usr/share/unicode", help="UCD directory (default /usr/share/unicode)")
     ap.add_argument("--version", default="16.0", help="Unicode version of the tables (default 16.0)")
-    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "tokenizer"))
     a = ap.parse_args()
 
     want = parse_version(a.version)
