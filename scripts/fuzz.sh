@@ -9,7 +9,8 @@
 #
 # Harnesses (tests/fuzz/fuzz_*.c): gguf (a GGUF file through gpt_model_open),
 # hf (a Hugging Face directory), llmc (an llm.c checkpoint and tokenizer),
-# vocab (vocab.json + merges.txt), tokenizer (encode/decode of any bytes).
+# vocab (vocab.json + merges.txt), tokenizer (encode/decode of any bytes), tokfile
+# (tokenizer.json, llama2.c tokenizer.bin and GPT vocabularies through tokenizer_open).
 # A crash, leak, timeout (> 10 s) or single allocation over 256 MB is written
 # to build-fuzz/artifacts/HARNESS-*; replay one with
 #   build-fuzz/tests/fuzz/fuzz_HARNESS FILE
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf hf llmc vocab tokenizer)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf hf llmc vocab tokenizer tokfile)
 build=${GPT_FUZZ_BUILD:-build-fuzz}
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }

@@ -654,7 +654,7 @@ static int check_tokenizer(const hf_vocab *v, const char *dir, char *err) {
     snprintf(src, sizeof src, "%s/{vocab.json,merges.txt}", dir);
     if (v->n_merges == 0) return gpt_fail(err, "%s/merges.txt: no merges", dir);
     gpt_tokenizer *t;
-    if (tokenizer_build(&t, v->tokens, v->types, v->n, v->merges, v->n_merges, src, err)) return -1;
+    if (tokenizer_build_gpt2(&t, v->tokens, v->types, v->n, v->merges, v->n_merges, src, err)) return -1;
     tokenizer_free(t);
     return 0;
 }

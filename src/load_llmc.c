@@ -226,7 +226,7 @@ static int llmc_set_tokenizer(gguf_ctx *g, const llmc_vocab *v, const char *path
     }
     // what gpt will build from these keys must build (reported against the file)
     gpt_tokenizer *tok;
-    if (tokenizer_build(&tok, tokens, types, n, merges, n_merges, path, err)) goto done;
+    if (tokenizer_build_gpt2(&tok, tokens, types, n, merges, n_merges, path, err)) goto done;
     tokenizer_free(tok);
     loader_set_tokenizer(g, tokens, types, n, merges, n_merges, v->eot, v->eot);
     rc = 0;

@@ -819,7 +819,7 @@ static void test_hf_bad(void) {
     hf_bad("vocab id twice", m_vocab_dup, "id 256 is used twice");
     hf_bad("vocab outside the alphabet", m_vocab_alphabet, "token 32 ' ' is not in GPT-2's byte-to-unicode alphabet");
     hf_bad("vocab without a byte", m_vocab_no_byte, "{vocab.json,merges.txt}: tokens: no token for the single byte 0x69");
-    hf_bad("merge of unknown tokens", m_merge_unknown, "{vocab.json,merges.txt}: merge 1 'x yz'");
+    hf_bad("merge of unknown tokens", m_merge_unknown, "{vocab.json,merges.txt}: merges: merge 1 'x yz'");
     hf_bad("no merges", m_merges_empty, "merges.txt: no merges");
     hf_bad("merges line", m_merges_line, "merges.txt: line 3");
     hf_bad("no merges.txt", m_no_merges, "merges.txt");

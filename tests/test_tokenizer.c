@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_unicode.h"
 #include "gguf.h"
 #include "tokenizer.h"
 #include "unicode_tables.h"
@@ -361,7 +362,7 @@ static void check_other_sources(void) {
 
     // llm.c's vocabulary: token bytes only, rank = id (tiktoken's rule)
     gpt_tokenizer *t;
-    CHECK(tokenizer_build(&t, toks, NULL, n, NULL, 0, "encoder.json, rank = id", err) == 0, "%s", err);
+    CHECK(tokenizer_build_gpt2(&t, toks, NULL, n, NULL, 0, "encoder.json, rank = id", err) == 0, "%s", err);
     if (t) {
         CHECK(tokenizer_eos_id(t) == 50256, "eos %d", tokenizer_eos_id(t));
         check_cases(t, "tests/data/cases.jsonl", false, "rank = id, no merges");
@@ -377,7 +378,7 @@ static void check_other_sources(void) {
         char *name = names + 16 * i;
         wide[i] = (gguf_str){(uint64_t)snprintf(name, 16, "<|x%llu|>", (unsigned long long)i), name};
     }
-    CHECK(tokenizer_build(&t, wide, NULL, 70000, NULL, 0, "70000 tokens", err) == 0, "%s", err);
+    CHECK(tokenizer_build_gpt2(&t, wide, NULL, 70000, NULL, 0, "70000 tokens", err) == 0, "%s", err);
     if (t) {
         check_cases(t, "tests/data/tokenizer_cases.jsonl", false, "70,000 tokens, rank = id");
         tokenizer_free(t);
@@ -416,8 +417,33 @@ static void check_other_sources(void) {
     CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "eos_token_id"), "eos out of range: %s", err);
     gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, 10);
     CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "token_type"), "short token_type: %s", err);
-    gguf_set_str(g, "tokenizer.ggml.model", "llama");
-    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "tokenizer.ggml.model"), "llama: %s", err);
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, n);
+    gguf_set_uint32(g, "tokenizer.ggml.eos_token_id", 50256);
+    gguf_set_str(g, "tokenizer.ggml.pre", "gpt-3");
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "tokenizer.ggml.pre: 'gpt-3'") && strstr(err, "qwen2"),
+          "unknown pre-tokenizer: %s", err);
+    gguf_set_str(g, "tokenizer.ggml.pre", "llama-bpe");
+    types[300] = 9;
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, n);
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "token_type: token 300 has type 9"), "type 9: %s", err);
+    types[300] = 1;
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, n);
+    gguf_set_uint32(g, "tokenizer.ggml.bos_token_id", 50257);
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "bos_token_id: 50257"), "bos out of range: %s", err);
+    gguf_set_uint32(g, "tokenizer.ggml.bos_token_id", 50256);
+    gguf_set_str(g, "tokenizer.ggml.model", "bert");
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "tokenizer.ggml.model: 'bert'") && strstr(err, "llama"),
+          "unknown model: %s", err);
+    gguf_set_str(g, "tokenizer.ggml.model", "llama");  // SentencePiece needs its scores (or merges)
+    gguf_set_arr_str(g, "tokenizer.ggml.merges", merges, 0);
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "tokenizer.ggml.scores"), "llama: %s", err);
+    float *scores = calloc(n, sizeof *scores);
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, 5);
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "scores: 5 entries"), "short scores: %s", err);
+    scores[7] = 0.0f / 0.0f;
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, n);
+    CHECK(tokenizer_from_gguf(&t, g, err) != 0 && strstr(err, "token 7's score"), "NaN score: %s", err);
+    free(scores);
     gguf_free(g);
 
     // a merge listed twice keeps its first, lowest rank (llama.cpp's
@@ -425,7 +451,7 @@ static void check_other_sources(void) {
     // again after the last one must change nothing
     CHECK(n_merges == 50000, "vocab.bpe: %llu merges", (unsigned long long)n_merges);
     merges[n_merges] = merges[0];
-    CHECK(tokenizer_build(&t, toks, NULL, n, merges, n_merges + 1, "repeated merge", err) == 0, "%s", err);
+    CHECK(tokenizer_build_gpt2(&t, toks, NULL, n, merges, n_merges + 1, "repeated merge", err) == 0, "%s", err);
     if (t) {
         check_cases(t, "tests/data/tokenizer_cases.jsonl", false, "merge 0 repeated as merge 50000");
         tokenizer_free(t);
@@ -433,20 +459,152 @@ static void check_other_sources(void) {
 
     // a merge naming an unknown token, a token outside the alphabet
     merges[7] = (gguf_str){9, "zzz\xC4\xA0qqqq"};
-    CHECK(tokenizer_build(&t, toks, NULL, n, merges, n_merges, "m", err) != 0 && strstr(err, "merge 7"),
+    CHECK(tokenizer_build_gpt2(&t, toks, NULL, n, merges, n_merges, "m", err) != 0 && strstr(err, "merge 7"),
           "bad merge: %s", err);
     merges[7] = (gguf_str){3, "abc"};
-    CHECK(tokenizer_build(&t, toks, NULL, n, merges, n_merges, "m", err) != 0 && strstr(err, "LEFT RIGHT"),
+    CHECK(tokenizer_build_gpt2(&t, toks, NULL, n, merges, n_merges, "m", err) != 0 && strstr(err, "LEFT RIGHT"),
           "merge without a space: %s", err);
     toks[5] = (gguf_str){3, "a b"};
-    CHECK(tokenizer_build(&t, toks, NULL, n, NULL, 0, "v", err) != 0 && strstr(err, "token 5"), "bad token: %s", err);
-    CHECK(tokenizer_build(&t, toks, NULL, 100, NULL, 0, "v", err) != 0, "100 tokens accepted");
+    CHECK(tokenizer_build_gpt2(&t, toks, NULL, n, NULL, 0, "v", err) != 0 && strstr(err, "token 5"), "bad token: %s", err);
+    CHECK(tokenizer_build_gpt2(&t, toks, NULL, 100, NULL, 0, "v", err) != 0, "100 tokens accepted");
 
     free(types);
     free(merges);
     free(merges_text);
     free(toks);
     free(strings);
+}
+
+// ---- the Llama-family readers on damaged files -------------------------------------
+
+static void write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}
+
+// tokenizer_open on bytes written to a scratch file must fail with an error
+// that names the file and holds want.
+static void expect_open_error(const char *name, const void *data, size_t len, const char *want, const char *what) {
+    char path[256], err[GPT_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", name);
+    write_file(path, data, len);
+    gpt_tokenizer *t = NULL;
+    int rc = tokenizer_open(&t, path, err);
+    CHECK(rc != 0 && strstr(err, path) && strstr(err, want), "%s: rc %d, '%s' (want '%s')", what, rc, err, want);
+    tokenizer_free(t);
+    remove(path);
+}
+
+// llama2.c's tokenizer.bin (tests/data/tok/tok512.bin) cut and changed.
+static void check_llama2c_errors(void) {
+    char err[GPT_ERR_LEN];
+    uint8_t *bin;
+    size_t len;
+    if (read_file_all("tests/data/tok/tok512.bin", 1u << 20, (char **)&bin, &len, err) != 0) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    gpt_tokenizer *t;
+    CHECK(tokenizer_open(&t, "tests/data/tok/tok512.bin", err) == 0 && tokenizer_n_vocab(t) == 512 &&
+              tokenizer_bos_id(t) == 1 && tokenizer_eos_id(t) == 2 && tokenizer_add_bos(t) &&
+              tokenizer_kind_of(t) == TOKENIZER_SPM,
+          "tok512.bin: %s", err);
+    tokenizer_free(t);
+    char path[256];
+    snprintf(path, sizeof path, "%s/gpt-tok512.bin", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    for (size_t cut = 5; cut < len; cut += 617) {  // inside a record: an error, never a crash
+        char what[64];
+        snprintf(what, sizeof what, "tok512.bin cut at %zu", cut);
+        expect_open_error("gpt-tok512.bin", bin, cut, "token", what);
+    }
+    uint8_t *bad = malloc(len);
+    memcpy(bad, bin, len);
+    uint32_t huge = 0x7FFFFFF0u;
+    memcpy(bad + 4 + 4, &huge, 4);  // token 0's length
+    expect_open_error("gpt-tok512.bin", bad, len, "token 0: length 2147483632", "huge length");
+    memcpy(bad, bin, len);
+    float nan = 0.0f / 0.0f;
+    memcpy(bad + 4, &nan, 4);
+    expect_open_error("gpt-tok512.bin", bad, len, "token 0: score is not a finite number", "NaN score");
+    memcpy(bad, bin, len);
+    memset(bad, 0, 4);
+    expect_open_error("gpt-tok512.bin", bad, len, "max_token_length", "max_token_length 0");
+    // a model that says 600 tokens; and one that says 100 (bytes left over)
+    write_file(path, bin, len);
+    gguf_ctx *g = gguf_new();
+    CHECK(tokenizer_gguf_from_llama2c(g, path, 600, err) != 0 && strstr(err, "512 tokens, but the model has"),
+          "600 tokens: %s", err);
+    CHECK(tokenizer_gguf_from_llama2c(g, path, 100, err) != 0 && strstr(err, "bytes after the 100 tokens"),
+          "100 tokens: %s", err);
+    gguf_free(g);
+    remove(path);
+    free(bad);
+    free(bin);
+}
+
+// A small byte-level tokenizer.json, then the same with one thing wrong.
+static void check_hf_json_errors(void) {
+    char *json = malloc(1 << 16), *p = json;
+    p += sprintf(p, "{\"model\": {\"type\": \"BPE\", \"vocab\": {");
+    for (int b = 0; b < 256; b++) {
+        char u[8];
+        size_t n = bytes_to_unicode((const uint8_t *)&(uint8_t){(uint8_t)b}, 1, u);
+        u[n] = 0;
+        if (b == '"' || b == '\\') p += sprintf(p, "\"\\%s\": %d, ", u, b);
+        else p += sprintf(p, "\"%s\": %d, ", u, b);
+    }
+    p += sprintf(p, "\"ab\": 256}, \"merges\": [\"a b\"]}, \"added_tokens\": [{\"id\": 257, \"content\": "
+                    "\"<|end|>\", \"special\": true}], \"pre_tokenizer\": {\"type\": \"ByteLevel\", "
+                    "\"add_prefix_space\": false, \"use_regex\": true}, \"normalizer\": null}");
+    char path[256], err[GPT_ERR_LEN];
+    snprintf(path, sizeof path, "%s/gpt-tokenizer.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    write_file(path, json, strlen(json));
+    gpt_tokenizer *t;
+    CHECK(tokenizer_open(&t, path, err) == 0 && tokenizer_n_vocab(t) == 258 && tokenizer_is_eog(t, 257),
+          "small tokenizer.json: %s", err);
+    if (t) {
+        size_t n;
+        int32_t *ids = tokenizer_encode(t, (const uint8_t *)"abc<|end|>", 10, true, &n);
+        CHECK(ids && n == 3 && ids[0] == 256 && ids[1] == 'c' && ids[2] == 257, "encode with the small tokenizer.json");
+        free(ids);
+        tokenizer_free(t);
+    }
+    remove(path);
+    struct {
+        const char *from, *to, *want;
+    } cases[] = {
+        {"\"type\": \"BPE\"", "\"type\": \"Unigram\"", "model.type 'Unigram'"},
+        {"\"merges\": [\"a b\"]", "\"merges\": [\"a q\"]", "merge 0 'a q': 'LEFT+RIGHT'"},
+        {"\"merges\": [\"a b\"]", "\"merges\": [\"a zz\"]", "merge 0 'a zz': 'RIGHT'"},
+        {"\"merges\": [\"a b\"]", "\"merges\": [[\"a\"]]", "model.merges: merge 0"},
+        {"\"merges\": [\"a b\"]", "\"merges\": 7", "model.merges"},
+        {"\"ab\": 256", "\"ab\": 255", "model.vocab: id 255 is given to two tokens"},
+        {"\"ab\": 256", "\"ab\": 1e9", "model.vocab: 'ab': not a valid id"},
+        {"\"ab\": 256", "\"ab\": -1", "model.vocab: 'ab': not a valid id"},
+        {"\"id\": 257", "\"id\": 9000", "leave ids without a token"},
+        {"\"id\": 257", "\"id\": 256", "added_tokens: id 256 is '<|end|>' but model.vocab has 'ab'"},
+        {"\"use_regex\": true", "\"use_regex\": false", "pre_tokenizer"},
+        {"\"add_prefix_space\": false", "\"add_prefix_space\": true", "pre_tokenizer"},
+        {"\"normalizer\": null", "\"normalizer\": {\"type\": \"NFKC\"}", "normalizer"},
+        {"\"normalizer\": null", "\"normalizer\": {\"type\": \"NFC\"}", "normalizer"},
+        {"\"vocab\": {", "\"vocab\": [{", "JSON"},
+        {"{\"model\"", "[\"model\"", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *at = strstr(json, cases[i].from), *bad = malloc(strlen(json) + 64);
+        CHECK(at != NULL, "case %zu: '%s' not in the file", i, cases[i].from);
+        if (!at) {
+            free(bad);
+            continue;
+        }
+        sprintf(bad, "%.*s%s%s", (int)(at - json), json, cases[i].to, at + strlen(cases[i].from));
+        expect_open_error("gpt-tokenizer.json", bad, strlen(bad), cases[i].want, cases[i].to);
+        free(bad);
+    }
+    free(json);
 }
 
 static void check_file_errors(void) {
@@ -504,6 +662,8 @@ int main(void) {
     tokenizer_free(t);
     check_other_sources();
     check_file_errors();
+    check_llama2c_errors();
+    check_hf_json_errors();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }

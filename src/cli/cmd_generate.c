@@ -41,8 +41,8 @@ static void usage(FILE *f) {
             "      --min-p P           drop tokens below P x the top probability, 0 = off (default 0.05)\n"
             "      --repeat-penalty X  penalise repeated tokens, 1 = off (default 1.0)\n"
             "      --repeat-last-n N   how many recent tokens the penalty sees, -1 = all (default 64)\n"
-            "      --ignore-eos        keep generating after <|endoftext|>\n"
-            "      --special           a literal <|endoftext|> in the prompt is the special token\n"
+            "      --ignore-eos        keep generating after an end-of-generation token (EOS, <|eot_id|>, ...)\n"
+            "      --special           special tokens' text in the prompt is those tokens, and they are printed\n"
             "      --probs N           print each generated token's top N candidates to stderr\n"
             "  -h, --help              this help\n"
             "      --version           print the version\n");
@@ -204,6 +204,18 @@ int cmd_generate(int argc, char **argv) {
         cli_error("out of memory tokenizing the prompt");
         goto done;
     }
+    if (tokenizer_add_bos(m->tok)) {  // the model's BOS first, when its tokenizer says so
+        int32_t *p = realloc(pids, (n_prompt + 1) * sizeof *p);
+        if (!p) {
+            free(pids);
+            cli_error("out of memory tokenizing the prompt");
+            goto done;
+        }
+        pids = p;
+        memmove(pids + 1, pids, n_prompt * sizeof *pids);
+        pids[0] = tokenizer_bos_id(m->tok);
+        n_prompt++;
+    }
     if (n_prompt == 0) {  // an empty prompt starts from <|endoftext|>, as GPT-2 was trained
         if (eos < 0) {
             free(pids);
@@ -262,13 +274,13 @@ int cmd_generate(int argc, char **argv) {
         if (n_gen > 0) t_gen += now_ms() - ts;
         if (a.probs) print_probs(m, smp, (int)a.probs, next);
         n_gen++;
-        if (next == eos && !a.ignore_eos) {
+        if (tokenizer_is_eog(m->tok, next) && !a.ignore_eos) {
             stop_reason = "end of text";
             break;
         }
         ids[n_ids++] = next;
         size_t len;
-        const uint8_t *b = tokenizer_token_bytes(m->tok, next, &len);
+        const uint8_t *b = tokenizer_piece(m->tok, next, a.special, false, &len);
         while (len > 0 && !pipe_closed) {
             size_t chunk = len < sizeof buf - 4 ? len : sizeof buf - 4;
             size_t w = utf8_stream_push(&us, b, chunk, buf);

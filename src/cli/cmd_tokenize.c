@@ -1,6 +1,8 @@
 // cmd_tokenize.c: `gpt tokenize` (stdin bytes -> ids on one line) and
 // `gpt detokenize` (ids -> the exact bytes), with the tokenizer of a model
-// (-m) or of GPT-2's vocabulary files (--vocab encoder.json --merges vocab.bpe).
+// (-m), of a tokenizer file (--tokenizer: tokenizer.json, llama2.c's
+// tokenizer.bin, a GGUF vocabulary) or of GPT-2's vocabulary files (--vocab
+// encoder.json --merges vocab.bpe).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,24 +16,30 @@
 #include "util.h"
 
 typedef struct {
-    const char *model, *vocab, *merges;
-    bool special, bench;
+    const char *model, *tokenizer, *vocab, *merges;
+    bool special, bench, bos;
 } tok_flags;
 
 static void usage(FILE *f, const char *cmd) {
+    bool tok = strcmp(cmd, "tokenize") == 0;
     fprintf(f,
-            "usage: gpt %s (-m MODEL | --vocab encoder.json --merges vocab.bpe)%s\n"
+            "usage: gpt %s (-m MODEL | --tokenizer PATH | --vocab encoder.json --merges vocab.bpe) [--special]%s\n"
             "%s"
-            "  -m, --model PATH   a model (GGUF, Hugging Face directory or llm.c checkpoint)\n"
-            "  --vocab PATH       encoder.json / vocab.json (with --merges, instead of -m)\n"
-            "  --merges PATH      vocab.bpe / merges.txt\n",
-            cmd, strcmp(cmd, "tokenize") == 0 ? " [--special] [--bench]" : "",
-            strcmp(cmd, "tokenize") == 0
-                ? "Reads all of stdin as bytes and prints the token ids on one line, separated by spaces.\n"
-                  "  --special          the literal text <|endoftext|> becomes its special id\n"
-                  "                     (by default it is ordinary text)\n"
-                  "  --bench            also print the speed of the encode call alone to stderr\n"
-                : "Reads token ids (separated by spaces or newlines) and writes their exact bytes.\n");
+            "  -m, --model PATH     a model (GGUF, Hugging Face directory, llm.c or llama2.c checkpoint)\n"
+            "  --tokenizer PATH     a tokenizer alone: a Hugging Face tokenizer.json (or its directory),\n"
+            "                       a llama2.c tokenizer.bin, or a GGUF file with or without tensors\n"
+            "  --vocab PATH         GPT-2's encoder.json / vocab.json (with --merges)\n"
+            "  --merges PATH        vocab.bpe / merges.txt\n",
+            cmd, tok ? " [--bos] [--bench]" : "",
+            tok ? "Reads all of stdin as bytes and prints the ids of the text alone on one line\n"
+                  "(no BOS or EOS), separated by spaces.\n"
+                  "  --special            special tokens' text (<|endoftext|>, <|im_end|>, <s>, ...) becomes their\n"
+                  "                       ids (by default it is ordinary text)\n"
+                  "  --bos                add what the model adds: its BOS (and EOS) when its tokenizer says so\n"
+                  "  --bench              also print the speed of the encode call alone to stderr\n"
+                : "Reads token ids (separated by spaces or newlines) and writes the bytes of their text.\n"
+                  "  --special            also write control tokens (BOS, EOS, <|im_end|>, ...), which are\n"
+                  "                       left out by default\n");
 }
 
 static int parse_flags(int argc, char **argv, bool tokenize, tok_flags *f) {
@@ -43,12 +51,16 @@ static int parse_flags(int argc, char **argv, bool tokenize, tok_flags *f) {
             exit(0);
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
             if (!(f->model = flag_value(argc, argv, &i))) return 1;
+        } else if (strcmp(a, "--tokenizer") == 0) {
+            if (!(f->tokenizer = flag_value(argc, argv, &i))) return 1;
         } else if (strcmp(a, "--vocab") == 0) {
             if (!(f->vocab = flag_value(argc, argv, &i))) return 1;
         } else if (strcmp(a, "--merges") == 0) {
             if (!(f->merges = flag_value(argc, argv, &i))) return 1;
-        } else if (tokenize && strcmp(a, "--special") == 0) {
+        } else if (strcmp(a, "--special") == 0) {
             f->special = true;
+        } else if (tokenize && strcmp(a, "--bos") == 0) {
+            f->bos = true;
         } else if (tokenize && strcmp(a, "--bench") == 0) {
             f->bench = true;
         } else {
@@ -56,16 +68,16 @@ static int parse_flags(int argc, char **argv, bool tokenize, tok_flags *f) {
             return cli_error("%s: unknown argument '%s'", argv[0], a);
         }
     }
-    if (f->model && (f->vocab || f->merges))
-        return cli_error("%s: give either -m MODEL or --vocab and --merges, not both", argv[0]);
-    if (!f->model && !(f->vocab && f->merges)) {
+    int sources = (f->model != NULL) + (f->tokenizer != NULL) + (f->vocab || f->merges);
+    if (sources > 1) return cli_error("%s: give one of -m MODEL, --tokenizer PATH or --vocab and --merges", argv[0]);
+    if (sources == 0 || ((f->vocab || f->merges) && !(f->vocab && f->merges))) {
         usage(stderr, argv[0]);
-        return cli_error("%s: needs -m MODEL, or --vocab and --merges", argv[0]);
+        return cli_error("%s: needs -m MODEL, --tokenizer PATH, or --vocab and --merges", argv[0]);
     }
     return 0;
 }
 
-// The tokenizer of the model (which owns it) or of the vocabulary files (*own).
+// The tokenizer of the model (which owns it) or of a tokenizer file (*own).
 static int open_tokenizer(const tok_flags *f, gpt_model **model, gpt_tokenizer **tok, gpt_tokenizer **own) {
     char err[GPT_ERR_LEN];
     *model = NULL;
@@ -76,7 +88,8 @@ static int open_tokenizer(const tok_flags *f, gpt_model **model, gpt_tokenizer *
         if (!*tok) return cli_error("%s: the model has no tokenizer", f->model);
         return 0;
     }
-    if (tokenizer_from_files(own, f->vocab, f->merges, err) != 0) return cli_error("%s", err);
+    int rc = f->tokenizer ? tokenizer_open(own, f->tokenizer, err) : tokenizer_from_files(own, f->vocab, f->merges, err);
+    if (rc != 0) return cli_error("%s", err);
     *tok = *own;
     return 0;
 }
@@ -164,6 +177,24 @@ static int print_ids(const int32_t *ids, size_t n) {
     return 0;
 }
 
+// ids with the model's BOS in front and EOS behind, as its tokenizer asks
+// (NULL, ids freed, when out of memory).
+static int32_t *add_bos_eos(const gpt_tokenizer *t, int32_t *ids, size_t *n) {
+    bool bos = tokenizer_add_bos(t), eos = tokenizer_add_eos(t);
+    int32_t *p = realloc(ids, (*n + 2) * sizeof *p);
+    if (!p) {
+        free(ids);
+        return NULL;
+    }
+    if (bos) {
+        memmove(p + 1, p, *n * sizeof *p);
+        p[0] = tokenizer_bos_id(t);
+        (*n)++;
+    }
+    if (eos) p[(*n)++] = tokenizer_eos_id(t);
+    return p;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     tok_session s;
     if (session_open(&s, argc, argv, true)) return 1;
@@ -172,6 +203,7 @@ int cmd_tokenize(int argc, char **argv) {
     int32_t *ids = tokenizer_encode(s.tok, s.text, s.len, s.f.special, &n_ids);
     double ms = now_ms() - t0, cpu = thread_cpu_ms() - c0;
     int rc;
+    if (ids && s.f.bos) ids = add_bos_eos(s.tok, ids, &n_ids);
     if (!ids) {
         rc = cli_error("tokenize: out of memory");
     } else {
@@ -235,11 +267,11 @@ int cmd_detokenize(int argc, char **argv) {
     size_t n = 0;
     int32_t *ids = NULL;
     int rc = parse_ids(s.text, s.len, tokenizer_n_vocab(s.tok), &ids, &n);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        size_t nb;
-        const uint8_t *b = tokenizer_token_bytes(s.tok, ids[i], &nb);
-        if (fwrite(b, 1, nb, stdout) != nb) rc = cli_error("writing stdout: %s", strerror(errno));
-    }
+    size_t len = 0;
+    uint8_t *text = rc == 0 ? tokenizer_decode(s.tok, ids, n, s.f.special, &len) : NULL;
+    if (rc == 0 && !text) rc = cli_error("detokenize: out of memory");
+    if (rc == 0 && fwrite(text, 1, len, stdout) != len) rc = cli_error("writing stdout: %s", strerror(errno));
+    free(text);
     if (rc == 0 && fflush(stdout) != 0) rc = cli_error("writing stdout: %s", strerror(errno));
     free(ids);
     session_close(&s);

@@ -62,7 +62,7 @@ static void fuzz_cleanup(void) {
     // the harnesses write only plain files directly in the directory
     static const char *names[] = {"model.gguf", "config.json", "vocab.json", "merges.txt", "model.safetensors",
                                   "tokenizer.json", "added_tokens.json", "model.bin", "gpt2_tokenizer.bin",
-                                  "model.safetensors.index.json"};
+                                  "model.safetensors.index.json", "tokenizer.bin", "tokenizer_config.json"};
     char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(fuzz_path(names[i], path));
     rmdir(fuzz_dir);
