@@ -267,14 +267,26 @@ static inline uint64_t packed_pair(const gpt_tokenizer *t, int32_t a, int32_t b)
 // (pair[k]: symbols k and k + 1); each step scans for the lowest rank (the
 // leftmost on ties) and closes the gap. O(m^2), fast for small m. Returns
 // the final count.
-static size_t bpe_scan(gpt_tokenizer *t, size_t m) {
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+// With unique_ranks (every rank makes one token: merges lists and llm.c's
+// rule) the whole packed value can be compared, which is cheaper.
+static ALWAYS_INLINE size_t bpe_scan(gpt_tokenizer *t, size_t m, bool unique_ranks) {
     int32_t *id = t->sym_id;
     uint64_t *pair = t->sym_pair;
     while (m > 1) {
         size_t best = 0;
         uint64_t lo = pair[0];
-        for (size_t k = 1; k + 1 < m; k++)
-            if ((pair[k] >> 32) < (lo >> 32)) lo = pair[k], best = k;
+        if (unique_ranks) {
+            for (size_t k = 1; k + 1 < m; k++)
+                if (pair[k] < lo) lo = pair[k], best = k;
+        } else {
+            for (size_t k = 1; k + 1 < m; k++)
+                if ((pair[k] >> 32) < (lo >> 32)) lo = pair[k], best = k;
+        }
         if (lo == NO_PAIR) break;
         id[best] = (int32_t)(uint32_t)lo;
         for (size_t k = best + 1; k + 1 < m; k++) id[k] = id[k + 1], pair[k] = pair[k + 1];
@@ -363,7 +375,7 @@ static int bpe_heap(gpt_tokenizer *t, size_t m, id_buf *out) {
 // ---- initial symbols ---------------------------------------------------------------
 
 // Byte-level: one symbol a byte; pairs from the byte-pair table.
-static size_t symbols_of_bytes(gpt_tokenizer *t, const uint8_t *p, size_t n) {
+static ALWAYS_INLINE size_t symbols_of_bytes(gpt_tokenizer *t, const uint8_t *p, size_t n) {
     for (size_t k = 0; k < n; k++) t->sym_id[k] = t->byte_id[p[k]];
     for (size_t k = 0; k + 1 < n; k++) {
         int32_t merged, rank = byte_pair_rank(t, p[k], p[k + 1], &merged);
@@ -406,21 +418,37 @@ static size_t symbols_of_chars(gpt_tokenizer *t, const uint8_t *p, size_t n, boo
     return m;
 }
 
-// Encode one piece: the cache, a whole token (ignore_merges), or BPE.
-static void encode_piece(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
-    bool bytes = t->kind == TOKENIZER_BPE;
-    if (n == 1 && bytes) {
+// The piece cache's slot for p[0..n) when it may hold it (NULL otherwise);
+// *hit says whether it does, its ids then pushed to out.
+static inline cache_slot *cache_lookup(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out, bool *hit) {
+    *hit = false;
+    if (n > CACHE_LEN || !t->cache) return NULL;
+    cache_slot *slot = &t->cache[piece_hash(p, n) & (CACHE_SLOTS - 1)];
+    if (slot->len == n && memcmp(slot->bytes, p, n) == 0) {
+        push_ids(out, slot->ids, slot->n_ids);
+        *hit = true;
+    }
+    return slot;
+}
+
+static inline void cache_store(cache_slot *slot, const uint8_t *p, size_t n, const int32_t *ids, size_t m) {
+    if (!slot || m > CACHE_IDS) return;
+    slot->len = (uint8_t)n;
+    slot->n_ids = (uint8_t)m;
+    memcpy(slot->bytes, p, n);
+    memcpy(slot->ids, ids, m * sizeof *ids);
+}
+
+// Byte-level: one piece of the pre-tokenizer: a single byte, the cache, a
+// whole token (ignore_merges), or BPE over its bytes.
+static ALWAYS_INLINE void encode_piece_bytes(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
+    if (n == 1) {
         push_ids(out, &t->byte_id[p[0]], 1);
         return;
     }
-    cache_slot *slot = NULL;
-    if (n <= CACHE_LEN && t->cache) {
-        slot = &t->cache[piece_hash(p, n) & (CACHE_SLOTS - 1)];
-        if (slot->len == n && memcmp(slot->bytes, p, n) == 0) {
-            push_ids(out, slot->ids, slot->n_ids);
-            return;
-        }
-    }
+    bool hit;
+    cache_slot *slot = cache_lookup(t, p, n, out, &hit);
+    if (hit) return;
     if (t->ignore_merges) {
         int32_t id = text_find(t, p, n);
         if (id >= 0) {
@@ -433,32 +461,56 @@ static void encode_piece(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *o
         return;
     }
     if (n > SMALL_PIECE) {
-        size_t m = n;
-        if (bytes)
-            for (size_t k = 0; k < n; k++) t->sym_id[k] = t->byte_id[p[k]];
-        else
-            m = symbols_of_chars(t, p, n, false);
-        if (bpe_heap(t, m, out) != 0) out->oom = true;
+        for (size_t k = 0; k < n; k++) t->sym_id[k] = t->byte_id[p[k]];
+        if (bpe_heap(t, n, out) != 0) out->oom = true;
         return;
     }
-    size_t m = bpe_scan(t, bytes ? symbols_of_bytes(t, p, n) : symbols_of_chars(t, p, n, true));
+    size_t m = bpe_scan(t, symbols_of_bytes(t, p, n), true);
     push_ids(out, t->sym_id, m);
-    if (slot && m <= CACHE_IDS) {
-        slot->len = (uint8_t)n;
-        slot->n_ids = (uint8_t)m;
-        memcpy(slot->bytes, p, n);
-        memcpy(slot->ids, t->sym_id, m * sizeof *slot->ids);
+    cache_store(slot, p, n, t->sym_id, m);
+}
+
+// SentencePiece: one segment: the cache, or BPE over its characters.
+static void encode_piece_chars(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
+    bool hit;
+    cache_slot *slot = cache_lookup(t, p, n, out, &hit);
+    if (hit) return;
+    if (grow_scratch(t, n) != 0) {
+        out->oom = true;
+        return;
     }
+    if (n > SMALL_PIECE) {
+        if (bpe_heap(t, symbols_of_chars(t, p, n, false), out) != 0) out->oom = true;
+        return;
+    }
+    size_t m = t->unique_ranks ? bpe_scan(t, symbols_of_chars(t, p, n, true), true)
+                             : bpe_scan(t, symbols_of_chars(t, p, n, true), false);
+    push_ids(out, t->sym_id, m);
+    cache_store(slot, p, n, t->sym_id, m);
 }
 
 // ---- fragments: the text between special tokens ----------------------------------------
 
+// One loop per pre-tokenizer, each in its own function, so that each
+// inlines its splitter and the piece encoder as one tight loop.
+#define SPLIT_LOOP(name, next)                                               \
+    static void name(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) { \
+        for (size_t i = 0, j; i < n && !out->oom; i = j) {                   \
+            j = next;                                                        \
+            encode_piece_bytes(t, p + i, j - i, out);                        \
+        }                                                                    \
+    }
+SPLIT_LOOP(encode_gpt2, next_gpt2(p, i, n, false))
+SPLIT_LOOP(encode_smollm, next_gpt2(p, i, n, true))
+SPLIT_LOOP(encode_llama3, next_llama3(p, i, n, 3))
+SPLIT_LOOP(encode_qwen2, next_llama3(p, i, n, 1))
+
 static void encode_bytelevel(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf *out) {
-    size_t i = 0;
-    while (i < n && !out->oom) {
-        size_t j = pretok_next(t->pre, p, i, n);
-        encode_piece(t, p + i, j - i, out);
-        i = j;
+    switch (t->pre) {
+    case PRETOK_LLAMA3: encode_llama3(t, p, n, out); break;
+    case PRETOK_QWEN2: encode_qwen2(t, p, n, out); break;
+    case PRETOK_SMOLLM: encode_smollm(t, p, n, out); break;
+    default: encode_gpt2(t, p, n, out); break;
     }
 }
 
@@ -482,13 +534,13 @@ static void encode_spm_text(gpt_tokenizer *t, const uint8_t *p, size_t n, id_buf
     for (size_t i = n ? l : 0; i < n && !out->oom;) {
         uint32_t c = char_key(p, i, n, &l);
         if (!joins_has(t, (uint64_t)prev << 32 | c)) {
-            encode_piece(t, p + start, i - start, out);
+            encode_piece_chars(t, p + start, i - start, out);
             start = i;
         }
         prev = c;
         i += l;
     }
-    if (start < n && !out->oom) encode_piece(t, p + start, n - start, out);
+    if (start < n && !out->oom) encode_piece_chars(t, p + start, n - start, out);
 }
 
 // SentencePiece's normalization: every ' ' becomes U+2581, and one U+2581

@@ -498,6 +498,7 @@ static int build_parts(gpt_tokenizer *t, const tokenizer_spec *s, char *err) {
         if (t->byte_id[b] < 0)
             rc = gpt_fail(err, "%s: %s: no token for the single byte 0x%02X", s->src, TOKENS_KEY(s), b);
     if (rc == 0 && spm) rc = spm_lookups(t, s, err);
+    t->unique_ranks = s->n_merges || !spm;
     if (rc == 0) {
         if (s->n_merges) {
             rc = load_merges(t, &v, s, err);

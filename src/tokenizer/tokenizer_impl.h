@@ -69,6 +69,7 @@ struct gpt_tokenizer {
     tokenizer_kind kind;
     pretok_kind pre;
     bool ignore_merges, add_space_prefix, nfc;
+    bool unique_ranks;   // every rank makes one token (not SentencePiece scores)
     int n_vocab;
     char desc[64];
     uint8_t *type;       // [n_vocab] TOKEN_*

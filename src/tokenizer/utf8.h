@@ -78,7 +78,7 @@ static inline int char_class(const uint8_t *p, size_t i, size_t n, int *len) {
 }
 
 // End of the run of characters of class cls that starts at i.
-static inline size_t run_end(const uint8_t *p, size_t i, size_t n, int cls) {
+static inline __attribute__((always_inline)) size_t run_end(const uint8_t *p, size_t i, size_t n, int cls) {
     while (i < n) {
         if (p[i] < 0x80) {
             if (ascii_class(p[i]) != cls) break;
