@@ -311,28 +311,34 @@ static int pairs_from_splits(gpt_tokenizer *t, const vocab_index *v, const int32
     return 0;
 }
 
-static const float *sort_scores;
+typedef struct {
+    float score;
+    int32_t id;
+} scored_id;
+
+// Descending score, then ascending id (qsort has no context argument: the
+// scores travel with the ids, so concurrent builds share nothing).
 static int by_score_desc(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    if (sort_scores[x] != sort_scores[y]) return sort_scores[x] > sort_scores[y] ? -1 : 1;
-    return x < y ? -1 : x > y;
+    const scored_id *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 // SentencePiece without merges: rank = place by descending score, equal
 // scores sharing a rank (so the leftmost pair goes first, as in SentencePiece).
 static int ranks_from_scores(const gpt_tokenizer *t, const float *scores, int32_t **out, const char *src, char *err) {
-    int32_t *order = malloc((size_t)t->n_vocab * sizeof *order), *rank = malloc((size_t)t->n_vocab * sizeof *rank);
+    scored_id *order = malloc((size_t)t->n_vocab * sizeof *order);
+    int32_t *rank = malloc((size_t)t->n_vocab * sizeof *rank);
     if (!order || !rank) {
         free(order);
         free(rank);
         return gpt_fail(err, "%s: out of memory", src);
     }
-    for (int i = 0; i < t->n_vocab; i++) order[i] = i;
-    sort_scores = scores;  // qsort has no context argument; building is not re-entrant here only
+    for (int i = 0; i < t->n_vocab; i++) order[i] = (scored_id){scores[i], i};
     qsort(order, (size_t)t->n_vocab, sizeof *order, by_score_desc);
     for (int i = 0, r = 0; i < t->n_vocab; i++) {
-        if (i > 0 && scores[order[i]] != scores[order[i - 1]]) r = i;
-        rank[order[i]] = r;
+        if (i > 0 && order[i].score != order[i - 1].score) r = i;
+        rank[order[i].id] = r;
     }
     free(order);
     *out = rank;
