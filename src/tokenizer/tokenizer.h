@@ -71,8 +71,6 @@ void tokenizer_free(gpt_tokenizer *t);
 
 // ---- turning other files into tokenizer.ggml.* keys (tokenizer_load.c) -----------
 // Each sets the keys in g (a new in-memory context) and checks that they build.
-// GPT-2's encoder.json / vocab.json and vocab.bpe / merges.txt.
-int tokenizer_gguf_from_gpt2_files(gguf_ctx *g, const char *vocab_json, const char *merges_txt, char *err);
 // A Hugging Face tokenizer.json, with tokenizer_config.json beside it if there.
 int tokenizer_gguf_from_hf(gguf_ctx *g, const char *tokenizer_json, char *err);
 // llama2.c's tokenizer.bin (max_token_length, then score, length, bytes per token).
