@@ -238,6 +238,15 @@ static void llama2c_vocab_free(llama2c_vocab *v) {
 }
 
 static int llama2c_piece(llama2c_vocab *v, const uint8_t *p, uint32_t len, float score) {
+    // llama2.c's export writes BOS and EOS as "\n<s>\n" and "\n</s>\n"; their names are
+    // <unk>, <s> and </s> (as llama.cpp's convert-llama2c-to-ggml names them), so that
+    // --special parses and prints them as every other Llama tokenizer does.
+    static const char *const fixed[] = {"<unk>", "<s>", "</s>"};
+    size_t at = (size_t)arrlen(v->tokens);
+    if (at < 3) {
+        p = (const uint8_t *)fixed[at];
+        len = (uint32_t)strlen(fixed[at]);
+    }
     size_t spaces = 0;
     for (uint32_t k = 0; k < len; k++) spaces += p[k] == ' ';
     char *s = malloc(len + 2 * spaces + 1), *q = s;
@@ -392,7 +401,8 @@ static int hf_spm_prefix(const cJSON *root, bool *prefix, const char *path, char
     int n = steps_of(norm, "normalizers", st, 8);
     for (int i = 0; i < n; i++) {
         const char *c = jstr(st[i], "content");
-        if (jtype(st[i], "Prepend") && c && strcmp(c, "\xE2\x96\x81") == 0) {
+        const char *pre_c = jstr(st[i], "prepend");
+        if (jtype(st[i], "Prepend") && pre_c && strcmp(pre_c, "\xE2\x96\x81") == 0) {
             *prefix = true;
         } else if (jtype(st[i], "Replace") && c && strcmp(c, "\xE2\x96\x81") == 0 &&
                    jstr(cJSON_GetObjectItemCaseSensitive(st[i], "pattern"), "String") &&
