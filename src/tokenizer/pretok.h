@@ -167,14 +167,4 @@ static PRETOK_INLINE size_t next_llama3(const uint8_t *p, size_t i, size_t n, in
     return last;
 }
 
-// The end of the piece that starts at i (i < n): always > i.
-static inline size_t pretok_next(pretok_kind k, const uint8_t *p, size_t i, size_t n) {
-    switch (k) {
-    case PRETOK_LLAMA3: return next_llama3(p, i, n, 3);
-    case PRETOK_QWEN2: return next_llama3(p, i, n, 1);
-    case PRETOK_SMOLLM: return next_gpt2(p, i, n, true);
-    default: return next_gpt2(p, i, n, false);
-    }
-}
-
 #endif
