@@ -121,6 +121,17 @@ int map_file(mapped_file *m, const char *path, char *err) {
     return 0;
 }
 
+void *alloc_table(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return malloc(bytes ? bytes : 1);
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 void unmap_file(mapped_file *m) {
     if (m->data) munmap((void *)m->data, m->size);
     m->data = NULL;

@@ -44,6 +44,10 @@ typedef struct {
     size_t size;
 } mapped_file;
 int map_file(mapped_file *m, const char *path, char *err);
+// malloc for large tables filled once and probed at random (the tokenizer's):
+// 2 MiB aligned and advised to 2 MiB pages when at least that big, so that
+// filling them takes a few page faults instead of one per 4 KiB. free() it.
+void *alloc_table(size_t bytes);
 void unmap_file(mapped_file *m);
 
 // Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing

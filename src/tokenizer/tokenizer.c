@@ -144,11 +144,13 @@ static inline int32_t byte_pair_rank(const gpt_tokenizer *t, uint8_t a, uint8_t 
     return v.rank;
 }
 
-// Double the 64-bit pair table (1024 slots at first) and re-insert its pairs.
-static int grow_pairs(gpt_tokenizer *t) {
+// Grow the 64-bit pair table to at least want slots (doubling; 1024 at first)
+// and re-insert its pairs.
+static int grow_pairs(gpt_tokenizer *t, uint64_t want) {
     uint64_t old_cap = t->pair_slots ? (UINT64_MAX >> t->pair_shift) + 1 : 0;
     uint64_t cap = old_cap ? 2 * old_cap : 1024;
-    pair_slot *old = t->pair_slots, *slots = malloc(cap * sizeof *slots);
+    while (cap < want) cap *= 2;
+    pair_slot *old = t->pair_slots, *slots = alloc_table(cap * sizeof *slots);
     if (!slots) return -1;
     for (uint64_t i = 0; i < cap; i++) slots[i].key = PAIR_EMPTY;
     int bits = 0;
@@ -165,9 +167,19 @@ static int grow_pairs(gpt_tokenizer *t) {
     return 0;
 }
 
+int reserve_pairs(gpt_tokenizer *t, uint64_t n) {
+    uint64_t cap = t->pair_slots ? (UINT64_MAX >> t->pair_shift) + 1 : 0;
+    return 8 * n > 5 * cap ? grow_pairs(t, (8 * n + 4) / 5) : 0;  // at most 5/8 full
+}
+
+void prefetch_pair(const gpt_tokenizer *t, int32_t a, int32_t b) {
+    if (t->pair_slots)
+        __builtin_prefetch(&t->pair_slots[pair_slot_of(t, (uint64_t)(uint32_t)a << 32 | (uint32_t)b)], 1);
+}
+
 int add_pair(gpt_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t merged) {
     uint64_t cap = t->pair_slots ? (UINT64_MAX >> t->pair_shift) + 1 : 0;
-    if (2 * (t->n_pairs + 1) > cap && grow_pairs(t) != 0) return -1;
+    if (8 * (t->n_pairs + 1) > 5 * cap && grow_pairs(t, 0) != 0) return -1;
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b, mask = UINT64_MAX >> t->pair_shift;
     for (uint64_t h = pair_slot_of(t, key);; h = (h + 1) & mask) {
         pair_slot *s = &t->pair_slots[h];
@@ -184,14 +196,14 @@ int add_pair(gpt_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t merge
 }
 
 int compile_pairs(gpt_tokenizer *t) {
-    if (!t->pair_slots && grow_pairs(t) != 0) return -1;
+    if (!t->pair_slots && grow_pairs(t, 0) != 0) return -1;
     uint64_t cap = (UINT64_MAX >> t->pair_shift) + 1;
     t->compact = t->n_vocab < 65535;
     for (uint64_t i = 0; i < cap && t->compact; i++)
         t->compact = t->pair_slots[i].key == PAIR_EMPTY || t->pair_slots[i].rank < NO_RANK16;
     bool bytes = t->kind == TOKENIZER_BPE;  // the byte-pair table needs a token for every byte
     if (t->compact) {
-        t->pair_slots16 = malloc(cap * sizeof *t->pair_slots16);
+        t->pair_slots16 = alloc_table(cap * sizeof *t->pair_slots16);
         if (!t->pair_slots16) return -1;
         for (uint64_t i = 0; i < cap; i++) t->pair_slots16[i].key = PAIR_EMPTY16;
         for (uint64_t i = 0; i < cap; i++) {
@@ -586,41 +598,43 @@ static void encode_fragment(gpt_tokenizer *t, const uint8_t *p, size_t n, bool a
     free(norm);
 }
 
-static size_t find_bytes(const uint8_t *hay, size_t n, size_t from, const uint8_t *needle, size_t m) {
-    if (m == 0) return SIZE_MAX;
-    for (size_t i = from; i + m <= n;) {
-        const uint8_t *q = memchr(hay + i, needle[0], n - m + 1 - i);
-        if (!q) break;
-        i = (size_t)(q - hay);
-        if (memcmp(q, needle, m) == 0) return i;
-        i++;
+// The next special token at or after pos that encode may match: the leftmost,
+// the longest of those that start there (Hugging Face's added-token matcher and
+// llama.cpp agree on that). One pass over the text, whatever the number of
+// specials (Llama 3 has 256): a byte starts a candidate only if some special
+// starts with it.
+static const special_token *next_special(const gpt_tokenizer *t, const uint8_t *text, size_t len, size_t pos,
+                                         bool allow_special, size_t *at) {
+    const uint32_t *from = t->special_from;
+    if (from[256] == 0 || !(allow_special || t->any_always)) return NULL;
+    for (size_t i = pos; i < len; i++) {
+        uint8_t b = text[i];
+        if (from[b] == from[b + 1]) continue;
+        const special_token *hit = NULL;
+        for (uint32_t k = from[b]; k < from[b + 1]; k++) {
+            const special_token *sp = &t->specials[k];
+            if ((sp->always || allow_special) && sp->len <= len - i && (!hit || sp->len > hit->len) &&
+                memcmp(text + i, sp->bytes, sp->len) == 0)
+                hit = sp;
+        }
+        if (hit) {
+            *at = i;
+            return hit;
+        }
     }
-    return SIZE_MAX;
+    return NULL;
 }
 
 int32_t *tokenizer_encode(gpt_tokenizer *t, const uint8_t *text, size_t len, bool allow_special, size_t *n_ids) {
     id_buf out = {0};
     reserve_ids(&out, len / 4 + 16);
     if (!t->cache) t->cache = calloc(CACHE_SLOTS, sizeof *t->cache);  // without it: no caching
-    size_t n_special = (size_t)arrlen(t->specials);
-    for (size_t s = 0; s < n_special; s++) {
-        special_token *sp = &t->specials[s];
-        sp->next_at = sp->always || allow_special ? find_bytes(text, len, 0, sp->bytes, sp->len) : SIZE_MAX;
-    }
     size_t pos = 0;
     bool after_special = true;  // the start of the text counts as one (SentencePiece's prefix)
     while (!out.oom) {
-        // the next special token: the leftmost occurrence, the longest on ties
-        special_token *hit = NULL;
-        for (size_t s = 0; s < n_special; s++) {
-            special_token *sp = &t->specials[s];
-            if (sp->next_at == SIZE_MAX) continue;
-            if (sp->next_at < pos) sp->next_at = find_bytes(text, len, pos, sp->bytes, sp->len);
-            if (sp->next_at != SIZE_MAX &&
-                (!hit || sp->next_at < hit->next_at || (sp->next_at == hit->next_at && sp->len > hit->len)))
-                hit = sp;
-        }
-        size_t end = hit ? hit->next_at : len;
+        size_t at = len;
+        const special_token *hit = next_special(t, text, len, pos, allow_special, &at);
+        size_t end = hit ? at : len;
         if (end > pos) {
             encode_fragment(t, text + pos, end - pos, after_special, &out);
             after_special = false;

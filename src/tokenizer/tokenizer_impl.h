@@ -56,7 +56,6 @@ typedef struct {
     const uint8_t *bytes;
     size_t len;
     bool always;
-    size_t next_at;  // encode's scan: where it next occurs (SIZE_MAX: nowhere)
 } special_token;
 
 typedef struct {  // a candidate merge in the heap of long pieces
@@ -97,7 +96,9 @@ struct gpt_tokenizer {
     int pair_shift;             // a key's slot: (key * golden) >> pair_shift
     pair_val16 *byte_pair16;    // [256 * 256], byte-level and compact
     pair_val *byte_pair;        // [256 * 256], byte-level otherwise
-    special_token *specials;    // stb_ds array
+    special_token *specials;    // stb_ds array, sorted by first byte
+    uint32_t special_from[257]; // specials[special_from[b] .. special_from[b + 1]) start with byte b
+    bool any_always;            // some special matches without allow_special (USER_DEFINED)
     int32_t bos, eos, eot, eom, pad, unk;
     bool add_bos, add_eos;
     int32_t *eog;               // ids that end generation
@@ -119,7 +120,9 @@ int32_t text_find(const gpt_tokenizer *t, const uint8_t *s, size_t n);
 bool joins_has(const gpt_tokenizer *t, uint64_t pair);
 // Add pair (a, b) while building: the table stays at most half full, and a
 // pair given twice keeps its lowest rank.
+int reserve_pairs(gpt_tokenizer *t, uint64_t n);  // room for n pairs without growing
 int add_pair(gpt_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t merged);
+void prefetch_pair(const gpt_tokenizer *t, int32_t a, int32_t b);  // the slot add_pair will touch
 // Finish the pair map for encoding: the 16-bit table when every id and rank
 // fits (it replaces the 64-bit one), then the byte-level table of byte pairs.
 int compile_pairs(gpt_tokenizer *t);

@@ -655,7 +655,9 @@ static int hf_read(hf_tok *h, gguf_ctx *g, const char *path, char *err) {
     return 0;
 }
 
-int tokenizer_gguf_from_hf(gguf_ctx *g, const char *path, char *err) {
+// The keys of tokenizer.json into g, built once to check them (errors then name
+// this file); the tokenizer goes to *built when it is not NULL, or is freed.
+static int hf_to_gguf(gguf_ctx *g, const char *path, gpt_tokenizer **built, char *err) {
     hf_tok h = {0};
     int rc = hf_read(&h, g, path, err);
     if (rc == 0) {
@@ -675,18 +677,23 @@ int tokenizer_gguf_from_hf(gguf_ctx *g, const char *path, char *err) {
         gguf_set_bool(g, "tokenizer.ggml.add_eos_token", cJSON_IsTrue(ae) && eos >= 0);
         const char *tmpl = jstr(h.config, "chat_template");
         if (tmpl) gguf_set_str(g, "tokenizer.chat_template", tmpl);
-        gpt_tokenizer *t;  // the keys must build now, so that errors name this file
+        gpt_tokenizer *t;
         rc = tokenizer_from_gguf(&t, g, err);
         if (rc != 0 && strstr(err, "(in-memory GGUF)")) {
             char tmp[GPT_ERR_LEN];
             snprintf(tmp, sizeof tmp, "%s%s", path, strstr(err, "(in-memory GGUF)") + 16);
             snprintf(err, GPT_ERR_LEN, "%s", tmp);
         }
-        if (rc == 0) tokenizer_free(t);
+        if (rc == 0 && built)
+            *built = t;
+        else if (rc == 0)
+            tokenizer_free(t);
     }
     hf_tok_free(&h);
     return rc;
 }
+
+int tokenizer_gguf_from_hf(gguf_ctx *g, const char *path, char *err) { return hf_to_gguf(g, path, NULL, err); }
 
 int tokenizer_build_gpt2(gpt_tokenizer **out, const gguf_str *tokens, const int32_t *types, uint64_t n_vocab,
                          const gguf_str *merges, uint64_t n_merges, const char *src, char *err) {
@@ -728,8 +735,8 @@ int tokenizer_open(gpt_tokenizer **out, const char *path, char *err) {
     }
     gguf_ctx *g = gguf_new();
     if (!g) return gpt_fail(err, "%s: out of memory", path);
-    int rc = json ? tokenizer_gguf_from_hf(g, path, err) : tokenizer_gguf_from_llama2c(g, path, 0, err);
-    if (rc == 0) rc = tokenizer_from_gguf(out, g, err);
+    int rc = json ? hf_to_gguf(g, path, out, err) : tokenizer_gguf_from_llama2c(g, path, 0, err);
+    if (rc == 0 && !json) rc = tokenizer_from_gguf(out, g, err);
     gguf_free(g);
     return rc;
 }
