@@ -39,16 +39,32 @@ typedef struct gpt_model gpt_model;
 typedef struct gpt_context gpt_context;
 typedef struct gpt_sampler gpt_sampler;
 
+// What a model's forward pass is made of (gpt_hparams): the architecture
+// names one combination, and the pass reads only these fields.
+typedef enum { GPT_NORM_LAYER, GPT_NORM_RMS } gpt_norm;         // LayerNorm (GPT-2) or RMSNorm (Llama)
+typedef enum { GPT_POS_LEARNED, GPT_POS_ROPE } gpt_pos;         // position_embd rows, or rotary
+typedef enum { GPT_ROPE_ADJACENT, GPT_ROPE_HALVES } gpt_rope;   // pairs (2i, 2i+1) or (i, i + hd/2)
+typedef enum { GPT_ACT_GELU, GPT_ACT_SWIGLU } gpt_act;          // up, GELU, down; or SiLU(gate) * up, down
+
 typedef struct {
     int n_vocab;    // V
     int n_ctx;      // maximum positions (rows of position_embd)
     int n_embd;     // C
-    int n_head;     // NH, C % NH == 0
+    int n_head;     // NH
     int n_layer;    // L
     int n_ff;       // F, hidden width of the MLP (4C in GPT-2)
-    float ln_eps;   // LayerNorm epsilon
+    float ln_eps;   // the norm's epsilon (LayerNorm or RMSNorm)
     bool gelu_erf;  // true: exact erf GELU (nanoGPT); false: tanh approximation (GPT-2)
-    int eos_id;     // <|endoftext|>, or -1
+    int eos_id;     // the end-of-sequence id, or -1
+    char arch[16];  // general.architecture: "gpt2", "llama", "qwen2", "qwen3"
+    int n_head_kv;  // NKV: key/value heads, NH % NKV == 0 (grouped-query attention when <)
+    int head_dim;   // hd: C / NH, or the file's attention.key_length
+    gpt_norm norm;
+    gpt_pos pos;
+    gpt_rope rope_layout;
+    float rope_base;  // rotary base frequency (theta)
+    gpt_act act;
+    bool qk_norm;     // RMSNorm over each head of q and k before rotation (Qwen3)
 } gpt_hparams;
 
 // ---- models ----------------------------------------------------------------
@@ -57,6 +73,9 @@ typedef struct {
 // directory (config.json, model.safetensors, vocab.json, merges.txt) or an
 // llm.c checkpoint (gpt2_124M.bin with gpt2_tokenizer.bin beside it).
 int gpt_model_open(gpt_model **out, const char *path, char *err);
+// The same with the tokenizer of a llama2.c or llm.c checkpoint given
+// (tokenizer.bin, gpt2_tokenizer.bin); NULL: the one beside the checkpoint.
+int gpt_model_open_ex(gpt_model **out, const char *path, const char *tokenizer_path, char *err);
 void gpt_model_free(gpt_model *m);
 const gpt_hparams *gpt_model_hparams(const gpt_model *m);
 int gpt_n_vocab(const gpt_model *m);

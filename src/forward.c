@@ -1,13 +1,20 @@
-// forward.c: the GPT-2 transformer over a batch of tokens, with a KV cache.
+// forward.c: the transformer of every architecture in arch.h over a batch of
+// tokens, with a KV cache. The model's description (gpt_hparams: norm,
+// positions, rotary layout, activation, q/k norms; which tensors exist)
+// chooses each step; there is one pass, not one per family.
 //
-//   x = wte[id] + wpe[pos]                                  (T, C)
+//   x = wte[id] (+ wpe[pos] with learned positions)           (T, C)
 //   for each layer:
-//     qkv = LN1(x) @ Wqkv + b                               (T, 3C)
-//     K, V cache rows [pos] = k, v
-//     a = softmax(q K^T / sqrt(hd), causal) V  per head     (T, C)
-//     x += a @ Wo + b
-//     x += GELU(LN2(x) @ Wup + b) @ Wdown + b                (T, F) -> (T, C)
-//   logits = LNf(x) @ Wout                                  (rows needed, V)
+//     q, k, v = N1(x) @ Wqkv + b  (fused, or Wq, Wk, Wv)      (T, A), (T, KV), (T, KV)
+//     q, k = RoPE(headnorm(q), headnorm(k), pos)  (rotary)   per head, hd each
+//     K, V cache rows [pos] = k, v                           NKV heads
+//     a = softmax(q K^T / sqrt(hd), causal) V  per head     (T, A); head h reads
+//                                                            kv head h / (NH / NKV)
+//     x += a @ Wo + b                                        (T, C)
+//     x += GELU(N2(x) @ Wup + b) @ Wdown + b                 (T, F) -> (T, C), or
+//     x += (SiLU(N2(x) @ Wgate) * (N2(x) @ Wup)) @ Wdown     SwiGLU
+//   logits = Nf(x) @ Wout                                   (rows needed, V)
+// N is LayerNorm or RMSNorm; A = NH hd, KV = NKV hd, QKV = A + 2 KV.
 //
 // It calls kernels and the thread pool; every hot loop lives in kernels/.
 // All memory is allocated once, in gpt_context_new.
@@ -42,13 +49,16 @@ struct gpt_context {
     int n_ctx, n_past, batch;
     uint32_t kv_type;          // GGML_TYPE_F32 or GGML_TYPE_F16: the cache's elements
     size_t kv_elem;            // their size in bytes
-    void *k_cache;             // (L, NH, n_ctx, hd): head h's keys, position after position
-    void *v_cache;             // (L, NH, n_ctx, hd): the values, the same way
+    int hd, A, KV, QKV;        // head size, query, key/value and fused widths (forward.c's header)
+    void *k_cache;             // (L, NKV, n_ctx, hd): kv head g's keys, position after position
+    void *v_cache;             // (L, NKV, n_ctx, hd): the values, the same way
     float *x;                  // (B, C) residual stream
     float *xn;                 // (B, C) normalised input of a matmul, or its output
-    float *qkv;                // (B, 3C)
-    float *att;                // (B, C) attention output before the projection
+    float *qkv;                // (B, QKV): q (A), k (KV), v (KV) of each token
+    float *att;                // (B, A) attention output before the projection
     float *ffn;                // (B, F)
+    float *ffn_up;             // (B, F) SwiGLU's up projection (NULL otherwise)
+    float *rope_cs;            // (B, hd) cos, sin pairs of each token's position
     float *scores;             // (n_threads, QB, n_ctx) attention weights per thread
     void *xq;                  // (B, max(C, F) / 32) Q8_0 blocks: activations for quantized weights
     pool_range *ranges;        // (n_threads) each thread's rows of a decode product
@@ -195,7 +205,7 @@ static void matmul(gpt_context *c, float *out, int ldo, const float *x, int ldx,
     pool_run_shared(c->pool, matmul_worker, &mt);  // counter or ranges: any thread may take every row
 }
 
-// ---- LayerNorm over rows ---------------------------------------------------------
+// ---- LayerNorm or RMSNorm over rows ---------------------------------------------
 
 typedef struct {
     float *out;
@@ -203,20 +213,26 @@ typedef struct {
     const float *w, *b;
     int C, T;
     float eps;
+    bool rms;
 } ln_task;
 
-static void layernorm_worker(void *arg, int ith, int nth) {
+static void norm_worker(void *arg, int ith, int nth) {
     ln_task *lt = arg;
     int t0, t1;
     pool_split(lt->T, ith, nth, 1, &t0, &t1);
-    for (int t = t0; t < t1; t++)
-        layernorm_row(lt->out + (size_t)t * lt->C, lt->x + (size_t)t * lt->C, lt->w, lt->b, lt->C, lt->eps);
+    for (int t = t0; t < t1; t++) {
+        float *o = lt->out + (size_t)t * lt->C;
+        const float *x = lt->x + (size_t)t * lt->C;
+        if (lt->rms) rmsnorm_row(o, x, lt->w, lt->C, lt->eps);
+        else layernorm_row(o, x, lt->w, lt->b, lt->C, lt->eps);
+    }
 }
 
-static void layernorm(gpt_context *c, float *out, const float *x, const float *w, const float *b, int T) {
-    ln_task lt = {out, x, w, b, c->m->hp.n_embd, T, c->m->hp.ln_eps};
-    if (T == 1) layernorm_worker(&lt, 0, 1);  // one row: not worth waking the pool
-    else pool_run(c->pool, layernorm_worker, &lt);
+// The model's norm (LayerNorm or RMSNorm) over T rows of C.
+static void norm(gpt_context *c, float *out, const float *x, const float *w, const float *b, int T) {
+    ln_task lt = {out, x, w, b, c->m->hp.n_embd, T, c->m->hp.ln_eps, c->m->hp.norm == GPT_NORM_RMS};
+    if (T == 1) norm_worker(&lt, 0, 1);  // one row: not worth waking the pool
+    else pool_run(c->pool, norm_worker, &lt);
 }
 
 // ---- causal self-attention ----------------------------------------------------------
@@ -227,11 +243,10 @@ typedef struct {
     atomic_int next;  // the next (block of queries, head) item
 } attn_task;
 
-// Where head h of layer l starts in cache (k_cache or v_cache): (n_ctx, hd)
+// Where kv head g of layer l starts in cache (k_cache or v_cache): (n_ctx, hd)
 // elements of kv_type.
-static void *kv_head(const gpt_context *c, void *cache, int l, int h) {
-    int NH = c->m->hp.n_head;
-    size_t elems = ((size_t)l * NH + h) * c->n_ctx * (size_t)(c->m->hp.n_embd / NH);
+static void *kv_head(const gpt_context *c, void *cache, int l, int g) {
+    size_t elems = ((size_t)l * c->m->hp.n_head_kv + g) * c->n_ctx * (size_t)c->hd;
     return (char *)cache + elems * c->kv_elem;
 }
 
@@ -252,10 +267,10 @@ static void *kv_head(const gpt_context *c, void *cache, int l, int h) {
 static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int t1, float *S) {
     const gpt_hparams *hp = &c->m->hp;
     const kernel_table *k = c->k;
-    int C = hp->n_embd, hd = C / hp->n_head, m = t1 - t0, npos = at->pos0 + t1;
-    const void *keys = kv_head(c, c->k_cache, at->layer, h), *values = kv_head(c, c->v_cache, at->layer, h);
-    const float *q = c->qkv + (size_t)t0 * 3 * C + (size_t)h * hd;
-    KERNEL(k, matmul[c->kv_type])(S, npos, q, 3 * C, NULL, keys, (size_t)hd * c->kv_elem, m, hd, 0, npos);
+    int hd = c->hd, m = t1 - t0, npos = at->pos0 + t1, g = h / (hp->n_head / hp->n_head_kv);
+    const void *keys = kv_head(c, c->k_cache, at->layer, g), *values = kv_head(c, c->v_cache, at->layer, g);
+    const float *q = c->qkv + (size_t)t0 * c->QKV + (size_t)h * hd;
+    KERNEL(k, matmul[c->kv_type])(S, npos, q, c->QKV, NULL, keys, (size_t)hd * c->kv_elem, m, hd, 0, npos);
     float scale = 1.0f / sqrtf((float)hd);
     for (int i = 0; i < m; i++) {
         float *s = S + (size_t)i * npos;
@@ -263,25 +278,25 @@ static void attend_block(gpt_context *c, const attn_task *at, int h, int t0, int
         KERNEL(k, softmax_f32)(s, seen, scale);
         memset(s + seen, 0, (size_t)(npos - seen) * sizeof(float));
     }
-    float *o = c->att + (size_t)t0 * C + (size_t)h * hd;
-    if (c->kv_type == GGML_TYPE_F16) KERNEL(k, weighted_rows_f16)(o, C, S, npos, values, m, npos, hd);
-    else KERNEL(k, weighted_rows_f32)(o, C, S, npos, values, m, npos, hd);
+    float *o = c->att + (size_t)t0 * c->A + (size_t)h * hd;
+    if (c->kv_type == GGML_TYPE_F16) KERNEL(k, weighted_rows_f16)(o, c->A, S, npos, values, m, npos, hd);
+    else KERNEL(k, weighted_rows_f32)(o, c->A, S, npos, values, m, npos, hd);
 }
 
-// Head h's k and v of the batch's T tokens into the cache, at positions
+// KV head g's k and v of the batch's T tokens into the cache, at positions
 // n_past .. n_past + T - 1.
-static void kv_append_head(gpt_context *c, int l, int h, int T) {
-    int C = c->m->hp.n_embd, hd = C / c->m->hp.n_head;
-    char *keys = kv_head(c, c->k_cache, l, h), *values = kv_head(c, c->v_cache, l, h);
+static void kv_append_head(gpt_context *c, int l, int g, int T) {
+    int hd = c->hd;
+    char *keys = kv_head(c, c->k_cache, l, g), *values = kv_head(c, c->v_cache, l, g);
     for (int t = 0; t < T; t++) {
-        const float *qkv = c->qkv + (size_t)t * 3 * C + (size_t)h * hd;
+        const float *kr = c->qkv + (size_t)t * c->QKV + c->A + (size_t)g * hd, *vr = kr + c->KV;
         size_t row = (size_t)(c->n_past + t) * hd * c->kv_elem;
         if (c->kv_type == GGML_TYPE_F16) {
-            KERNEL(c->k, f32_to_f16_row)(qkv + C, (uint16_t *)(keys + row), hd);
-            KERNEL(c->k, f32_to_f16_row)(qkv + 2 * C, (uint16_t *)(values + row), hd);
+            KERNEL(c->k, f32_to_f16_row)(kr, (uint16_t *)(keys + row), hd);
+            KERNEL(c->k, f32_to_f16_row)(vr, (uint16_t *)(values + row), hd);
         } else {
-            memcpy(keys + row, qkv + C, (size_t)hd * sizeof(float));
-            memcpy(values + row, qkv + 2 * C, (size_t)hd * sizeof(float));
+            memcpy(keys + row, kr, (size_t)hd * sizeof(float));
+            memcpy(values + row, vr, (size_t)hd * sizeof(float));
         }
     }
 }
@@ -294,13 +309,16 @@ static void kv_append_head(gpt_context *c, int l, int h, int T) {
 // rows the second core read were lines the first had written, fetched
 // from the other core: attention took 9 us a layer at positions 0-31 with
 // 2 threads against 5 with 1 (2-core Zen 5, 124M Q4_0, tg128).
-static void attend_heads(void *arg, int ith, int h0, int h1) {
+// With grouped-query attention the ranges are of kv heads: a thread appends
+// kv head g's rows and attends with every query head that reads them.
+static void attend_heads(void *arg, int ith, int g0, int g1) {
     const attn_task *at = arg;
     gpt_context *c = at->c;
     float *S = c->scores + (size_t)ith * QB * c->n_ctx;
-    for (int h = h0; h < h1; h++) {
-        kv_append_head(c, at->layer, h, 1);
-        attend_block(c, at, h, 0, 1, S);
+    int group = c->m->hp.n_head / c->m->hp.n_head_kv;
+    for (int g = g0; g < g1; g++) {
+        kv_append_head(c, at->layer, g, 1);
+        for (int h = g * group; h < (g + 1) * group; h++) attend_block(c, at, h, 0, 1, S);
     }
 }
 
@@ -333,9 +351,51 @@ static void embed(gpt_context *c, const int32_t *ids, int T) {
         float *x = c->x + (size_t)t * C;
         const gpt_matrix *te = &m->token_embd, *pe = &m->position_embd;
         dequantize_row(te->type, (const uint8_t *)te->data + (size_t)ids[t] * te->row_bytes, x, C);
+        if (m->hp.pos != GPT_POS_LEARNED) continue;
         dequantize_row(pe->type, (const uint8_t *)pe->data + (size_t)(c->n_past + t) * pe->row_bytes, row, C);
         add_bias_row(x, row, C);  // x += the position's row
     }
+}
+
+typedef struct {
+    gpt_context *c;
+    const gpt_layer *L;
+    int T;
+} rows_task;
+
+// Rotary models: each token's q and k heads normalised (qwen3) and rotated
+// to its position; the threads take shares of the tokens.
+static void qk_rope_worker(void *arg, int ith, int nth) {
+    const rows_task *rt = arg;
+    gpt_context *c = rt->c;
+    const gpt_hparams *hp = &c->m->hp;
+    int t0, t1, hd = c->hd;
+    pool_split(rt->T, ith, nth, 1, &t0, &t1);
+    for (int t = t0; t < t1; t++) {
+        float *q = c->qkv + (size_t)t * c->QKV, *k = q + c->A, *cs = c->rope_cs + (size_t)t * hd;
+        if (rt->L->q_norm) {
+            for (int h = 0; h < hp->n_head; h++) rmsnorm_row(q + h * hd, q + h * hd, rt->L->q_norm, hd, hp->ln_eps);
+            for (int g = 0; g < hp->n_head_kv; g++) rmsnorm_row(k + g * hd, k + g * hd, rt->L->k_norm, hd, hp->ln_eps);
+        }
+        rope_angles(cs, c->n_past + t, hd, hp->rope_base);
+        bool adjacent = hp->rope_layout == GPT_ROPE_ADJACENT;
+        rope_rows(q, hp->n_head, hd, cs, adjacent);
+        rope_rows(k, hp->n_head_kv, hd, cs, adjacent);
+    }
+}
+
+// SwiGLU: ffn = SiLU(ffn) * ffn_up, row by row.
+static void swiglu_worker(void *arg, int ith, int nth) {
+    const rows_task *rt = arg;
+    gpt_context *c = rt->c;
+    int t0, t1, F = c->m->hp.n_ff;
+    pool_split(rt->T, ith, nth, 1, &t0, &t1);
+    for (int t = t0; t < t1; t++) swiglu_row(c->ffn + (size_t)t * F, c->ffn_up + (size_t)t * F, F);
+}
+
+static void run_rows(gpt_context *c, void (*fn)(void *, int, int), rows_task *rt) {
+    if (rt->T == 1) fn(rt, 0, 1);  // one row: not worth waking the pool
+    else pool_run(c->pool, fn, rt);
 }
 
 typedef struct {
@@ -347,29 +407,44 @@ typedef struct {
 // n_past + T - 1; each thread takes a share of the heads.
 static void kv_append_worker(void *arg, int ith, int nth) {
     kv_task *kv = arg;
-    int h0, h1;
-    pool_split(kv->c->m->hp.n_head, ith, nth, 1, &h0, &h1);
-    for (int h = h0; h < h1; h++) kv_append_head(kv->c, kv->layer, h, kv->T);
+    int g0, g1;
+    pool_split(kv->c->m->hp.n_head_kv, ith, nth, 1, &g0, &g1);
+    for (int g = g0; g < g1; g++) kv_append_head(kv->c, kv->layer, g, kv->T);
 }
 
 static void block_forward(gpt_context *c, int l, int T) {
     const gpt_model *m = c->m;
+    const gpt_hparams *hp = &m->hp;
     const gpt_layer *L = &m->layers[l];
-    int C = m->hp.n_embd, F = m->hp.n_ff;
-    layernorm(c, c->xn, c->x, L->ln1_w, L->ln1_b, T);
-    matmul(c, c->qkv, 3 * C, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
+    int C = hp->n_embd, F = hp->n_ff;
+    norm(c, c->xn, c->x, L->ln1_w, L->ln1_b, T);
+    if (L->attn_qkv.rows) {
+        matmul(c, c->qkv, c->QKV, c->xn, C, &L->attn_qkv, L->attn_qkv_b, NULL, 0, T);
+    } else {  // q, k, v side by side in each token's row of qkv
+        matmul(c, c->qkv, c->QKV, c->xn, C, &L->attn_q, L->attn_q_b, NULL, 0, T);
+        matmul(c, c->qkv + c->A, c->QKV, c->xn, C, &L->attn_k, L->attn_k_b, NULL, 0, T);
+        matmul(c, c->qkv + c->A + c->KV, c->QKV, c->xn, C, &L->attn_v, L->attn_v_b, NULL, 0, T);
+    }
+    rows_task rt = {c, L, T};
+    if (hp->pos == GPT_POS_ROPE) run_rows(c, qk_rope_worker, &rt);
     attn_task at = {c, l, T, c->n_past, 0};
     if (T == 1) {
-        pool_ranges_split(c->ranges, pool_size(c->pool), m->hp.n_head, 1);
+        pool_ranges_split(c->ranges, pool_size(c->pool), hp->n_head_kv, 1);
         pool_run_shared(c->pool, attention_decode_worker, &at);
     } else {
         kv_task kv = {c, l, T};
         pool_run(c->pool, kv_append_worker, &kv);
         pool_run_shared(c->pool, attention_worker, &at);
     }
-    matmul(c, c->xn, C, c->att, C, &L->attn_out, L->attn_out_b, c->x, 0, T);
-    layernorm(c, c->xn, c->x, L->ln2_w, L->ln2_b, T);
-    matmul(c, c->ffn, F, c->xn, C, &L->ffn_up, L->ffn_up_b, NULL, m->hp.gelu_erf ? 2 : 1, T);
+    matmul(c, c->xn, C, c->att, c->A, &L->attn_out, L->attn_out_b, c->x, 0, T);
+    norm(c, c->xn, c->x, L->ln2_w, L->ln2_b, T);
+    if (hp->act == GPT_ACT_SWIGLU) {
+        matmul(c, c->ffn, F, c->xn, C, &L->ffn_gate, L->ffn_gate_b, NULL, 0, T);
+        matmul(c, c->ffn_up, F, c->xn, C, &L->ffn_up, L->ffn_up_b, NULL, 0, T);
+        run_rows(c, swiglu_worker, &rt);
+    } else {
+        matmul(c, c->ffn, F, c->xn, C, &L->ffn_up, L->ffn_up_b, NULL, hp->gelu_erf ? 2 : 1, T);
+    }
     matmul(c, c->xn, C, c->ffn, F, &L->ffn_down, L->ffn_down_b, c->x, 0, T);
 }
 
@@ -377,7 +452,7 @@ static void block_forward(gpt_context *c, int l, int T) {
 static void lm_head(gpt_context *c, int first, int T, int row_out) {
     const gpt_model *m = c->m;
     int C = m->hp.n_embd, V = m->hp.n_vocab, n = T - first;
-    layernorm(c, c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, n);
+    norm(c, c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, n);
     matmul(c, c->logits + (size_t)row_out * V, V, c->xn, C, &m->output, NULL, NULL, 0, n);
 }
 
@@ -392,9 +467,10 @@ static void lm_head(gpt_context *c, int first, int T, int row_out) {
 gpt_kv_type gpt_model_kv_type(const gpt_model *m) {
     for (int l = 0; l < m->hp.n_layer; l++) {
         const gpt_layer *L = &m->layers[l];
-        const gpt_matrix *w[4] = {&L->attn_qkv, &L->attn_out, &L->ffn_up, &L->ffn_down};
-        for (int i = 0; i < 4; i++)
-            if (w[i]->type == GGML_TYPE_Q4_0) return GPT_KV_F16;
+        const gpt_matrix *w[8] = {&L->attn_qkv, &L->attn_q,  &L->attn_k,   &L->attn_v,
+                                  &L->attn_out, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (int i = 0; i < 8; i++)
+            if (w[i]->rows && w[i]->type == GGML_TYPE_Q4_0) return GPT_KV_F16;
     }
     return GPT_KV_F32;
 }
@@ -407,7 +483,12 @@ int gpt_context_new_kv(gpt_context **out, gpt_model *m, int n_ctx, int n_threads
     *out = NULL;
     const gpt_hparams *hp = &m->hp;
     bool asked = n_ctx > 0;
-    if (n_ctx <= 0 || n_ctx > hp->n_ctx) n_ctx = hp->n_ctx;
+    // learned positions end at the table's last row; rotary ones go on (as
+    // llama.cpp lets -c exceed a llama file's context_length), up to a bound
+    // that keeps every size product small
+    int most = hp->pos == GPT_POS_ROPE ? (1 << 20) : hp->n_ctx;
+    if (n_ctx <= 0) n_ctx = hp->n_ctx;
+    if (n_ctx > most) n_ctx = most;
     if (n_threads <= 0) n_threads = physical_cores();  // as gpt.h documents
     if (kv_type == GPT_KV_AUTO) kv_type = gpt_model_kv_type(m);
     if (kv_type != GPT_KV_F32 && kv_type != GPT_KV_F16) return gpt_fail(err, "unknown KV cache type %d", (int)kv_type);
@@ -435,10 +516,16 @@ int gpt_context_new_kv(gpt_context **out, gpt_model *m, int n_ctx, int n_threads
         free(c);
         return gpt_fail(err, "cannot start %d threads", n_threads);
     }
+    c->hd = hp->head_dim;
+    c->A = hp->n_head * hp->head_dim;
+    c->KV = hp->n_head_kv * hp->head_dim;
+    c->QKV = c->A + 2 * c->KV;
     size_t C = (size_t)hp->n_embd, F = (size_t)hp->n_ff, B = (size_t)c->batch, L = (size_t)hp->n_layer;
-    size_t nth = (size_t)pool_size(c->pool), maxk = C > F ? C : F;
-    size_t kv = L * (size_t)n_ctx * C;
-    size_t floats = B * (C + C + 3 * C + C + F) + nth * QB * (size_t)n_ctx;
+    size_t nth = (size_t)pool_size(c->pool), A = (size_t)c->A, maxk = C > F ? C : F;
+    if (A > maxk) maxk = A;
+    size_t F2 = hp->act == GPT_ACT_SWIGLU ? F : 0, hd = (size_t)c->hd;
+    size_t kv = L * (size_t)n_ctx * (size_t)c->KV;
+    size_t floats = B * (C + C + (size_t)c->QKV + A + F + F2 + hd) + nth * QB * (size_t)n_ctx;
     size_t xq_bytes = B * (maxk / QK + 1) * sizeof(block_q8_0);
     // the caches first (2 kv elements of 2 or 4 bytes: the floats after them
     // stay 4-byte aligned); huge pages where the kernel gives them: every
@@ -463,9 +550,11 @@ int gpt_context_new_kv(gpt_context **out, gpt_model *m, int n_ctx, int n_threads
     float *p = (float *)((char *)c->arena + 2 * kv * elem);
     c->x = p, p += B * C;
     c->xn = p, p += B * C;
-    c->qkv = p, p += B * 3 * C;
-    c->att = p, p += B * C;
+    c->qkv = p, p += B * (size_t)c->QKV;
+    c->att = p, p += B * A;
     c->ffn = p, p += B * F;
+    c->ffn_up = F2 ? p : NULL, p += B * F2;
+    c->rope_cs = p, p += B * hd;
     c->scores = p, p += nth * QB * (size_t)n_ctx;
     c->xq = p;
     *out = c;

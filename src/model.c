@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "kernels/kernels.h"
 #include "loaders.h"
 
-// Upper bounds that no real GPT-2 comes near but that keep every size product
+// Upper bounds that no real model comes near but that keep every size product
 // far from overflow and every allocation bounded.
 #define MAX_EMBD 65536
 #define MAX_LAYER 1024
@@ -104,35 +105,94 @@ static int get_hparam(builder *b, const char *key, uint64_t lo, uint64_t hi, int
     return 0;
 }
 
+// key under the architecture's prefix: "llama" + "context_length".
+static const char *akey(builder *b, const char *key) {
+    static _Thread_local char buf[128];
+    snprintf(buf, sizeof buf, "%s.%s", b->m->hp.arch, key);
+    return buf;
+}
+
+static int get_float_key(builder *b, const char *key, float lo, float hi, float def, float *out) {
+    *out = def;
+    if (!gguf_find_kv(b->m->gguf, key)) return 0;
+    double v;
+    if (gguf_get_float(b->m->gguf, key, &v, b->err)) return -1;
+    if (!(v > lo && v < hi))
+        return gpt_fail(b->err, "%s: metadata '%s' = %g is out of range (%g, %g)", b->path, key, v, lo, hi);
+    *out = (float)v;
+    return 0;
+}
+
 static int read_hparams(builder *b) {
     gpt_model *m = b->m;
     gpt_hparams *hp = &m->hp;
     gguf_str arch;
     if (gguf_get_str(m->gguf, "general.architecture", &arch, b->err)) return -1;
-    if (!gguf_str_eq(arch, "gpt2"))
-        return gpt_fail(b->err, "%s: general.architecture is '%.*s'; gpt runs 'gpt2' models", b->path,
-                        (int)(arch.len < 64 ? arch.len : 64), arch.ptr);
-    if (get_hparam(b, "gpt2.context_length", 1, MAX_CTX, &hp->n_ctx) ||
-        get_hparam(b, "gpt2.embedding_length", 1, MAX_EMBD, &hp->n_embd) ||
-        get_hparam(b, "gpt2.block_count", 1, MAX_LAYER, &hp->n_layer) ||
-        get_hparam(b, "gpt2.attention.head_count", 1, MAX_EMBD, &hp->n_head))
+    const arch_desc *a = arch_find(arch.ptr, arch.len);
+    if (!a)
+        return gpt_fail(b->err, "%s: general.architecture is '%.*s'; gpt runs %s", b->path,
+                        (int)(arch.len < 64 ? arch.len : 64), arch.ptr, arch_known_names());
+    m->arch = a;
+    snprintf(hp->arch, sizeof hp->arch, "%s", a->name);
+    hp->norm = a->norm, hp->pos = a->pos, hp->rope_layout = a->rope_layout, hp->act = a->act;
+    hp->qk_norm = a->qk_norm;
+    if (get_hparam(b, akey(b, "context_length"), 1, MAX_CTX, &hp->n_ctx) ||
+        get_hparam(b, akey(b, "embedding_length"), 1, MAX_EMBD, &hp->n_embd) ||
+        get_hparam(b, akey(b, "block_count"), 1, MAX_LAYER, &hp->n_layer) ||
+        get_hparam(b, akey(b, "attention.head_count"), 1, MAX_EMBD, &hp->n_head))
         return -1;
-    if (gguf_find_kv(m->gguf, "gpt2.feed_forward_length")) {
-        if (get_hparam(b, "gpt2.feed_forward_length", 1, MAX_FF, &hp->n_ff)) return -1;
-    } else {
+    if (gguf_find_kv(m->gguf, akey(b, "feed_forward_length"))) {
+        if (get_hparam(b, akey(b, "feed_forward_length"), 1, MAX_FF, &hp->n_ff)) return -1;
+    } else if (a->act == GPT_ACT_GELU) {
         hp->n_ff = 4 * hp->n_embd;
+    } else {
+        return gpt_fail(b->err, "%s: missing metadata '%s'", b->path, akey(b, "feed_forward_length"));
     }
-    if (hp->n_embd % hp->n_head)
-        return gpt_fail(b->err, "%s: gpt2.embedding_length %d is not divisible by gpt2.attention.head_count %d", b->path,
-                        hp->n_embd, hp->n_head);
-    hp->ln_eps = 1e-5f;
-    if (gguf_find_kv(m->gguf, "gpt2.attention.layer_norm_epsilon")) {
-        double eps;
-        if (gguf_get_float(m->gguf, "gpt2.attention.layer_norm_epsilon", &eps, b->err)) return -1;
-        if (!(eps > 0 && eps < 1))
-            return gpt_fail(b->err, "%s: gpt2.attention.layer_norm_epsilon = %g is not in (0, 1)", b->path, eps);
-        hp->ln_eps = (float)eps;
+    hp->n_head_kv = hp->n_head;
+    if (gguf_find_kv(m->gguf, akey(b, "attention.head_count_kv")) &&
+        get_hparam(b, akey(b, "attention.head_count_kv"), 1, (uint64_t)hp->n_head, &hp->n_head_kv))
+        return -1;
+    if (hp->n_head % hp->n_head_kv)
+        return gpt_fail(b->err, "%s: %s %d is not a multiple of %s %d", b->path, akey(b, "attention.head_count"),
+                        hp->n_head, akey(b, "attention.head_count_kv"), hp->n_head_kv);
+    if (gguf_find_kv(m->gguf, akey(b, "attention.key_length"))) {
+        if (get_hparam(b, akey(b, "attention.key_length"), 2, 4096, &hp->head_dim)) return -1;
+    } else {
+        if (hp->n_embd % hp->n_head)
+            return gpt_fail(b->err, "%s: %s %d is not divisible by %s %d", b->path, akey(b, "embedding_length"),
+                            hp->n_embd, akey(b, "attention.head_count"), hp->n_head);
+        hp->head_dim = hp->n_embd / hp->n_head;
     }
+    if (gguf_find_kv(m->gguf, akey(b, "attention.value_length"))) {
+        int vl = 0;
+        if (get_hparam(b, akey(b, "attention.value_length"), 1, 4096, &vl)) return -1;
+        if (vl != hp->head_dim)
+            return gpt_fail(b->err, "%s: %s %d differs from the key length %d; gpt needs them equal", b->path,
+                            akey(b, "attention.value_length"), vl, hp->head_dim);
+    }
+    if (a->fused_qkv && hp->n_head_kv != hp->n_head)
+        return gpt_fail(b->err, "%s: a fused attn_qkv needs as many key/value heads as heads", b->path);
+    if (a->pos == GPT_POS_ROPE) {
+        if (hp->head_dim % 2)
+            return gpt_fail(b->err, "%s: head size %d is odd; rotary embeddings rotate pairs", b->path, hp->head_dim);
+        if (gguf_find_kv(m->gguf, akey(b, "rope.dimension_count"))) {
+            int nrot = 0;
+            if (get_hparam(b, akey(b, "rope.dimension_count"), 1, 4096, &nrot)) return -1;
+            if (nrot != hp->head_dim)
+                return gpt_fail(b->err, "%s: %s = %d rotates part of each head (%d); gpt rotates whole heads",
+                                b->path, akey(b, "rope.dimension_count"), nrot, hp->head_dim);
+        }
+        if (get_float_key(b, akey(b, "rope.freq_base"), 1.0f, 1e12f, 10000.0f, &hp->rope_base)) return -1;
+        if (gguf_find_kv(m->gguf, akey(b, "rope.scaling.type"))) {
+            gguf_str t;
+            if (gguf_get_str(m->gguf, akey(b, "rope.scaling.type"), &t, b->err)) return -1;
+            if (!gguf_str_eq(t, "none"))
+                return gpt_fail(b->err, "%s: %s '%.*s' is not supported yet", b->path, akey(b, "rope.scaling.type"),
+                                (int)(t.len < 32 ? t.len : 32), t.ptr);
+        }
+    }
+    if (get_float_key(b, akey(b, a->eps_key), 0.0f, 1.0f, a->norm == GPT_NORM_RMS ? 1e-6f : 1e-5f, &hp->ln_eps))
+        return -1;
     hp->gelu_erf = false;
     if (gguf_find_kv(m->gguf, "gpt.gelu")) {
         gguf_str g;
@@ -149,26 +209,60 @@ static int read_hparams(builder *b) {
     return 0;
 }
 
+static const char *tname(int l, tensor_role r, const char *kind, char buf[64]) {
+    snprintf(buf, 64, "blk.%d.%s.%s", l, tensor_names[r], kind);
+    return buf;
+}
+
+static int build_layer(builder *b, int l, gpt_layer *L) {
+    const gpt_hparams *hp = &b->m->hp;
+    const arch_desc *a = b->m->arch;
+    int C = hp->n_embd, F = hp->n_ff, hd = hp->head_dim, A = hp->n_head * hd, KV = hp->n_head_kv * hd;
+    bool rms = a->norm == GPT_NORM_RMS;
+    char n[64];
+#define W(role) tname(l, role, "weight", n)
+#define B(role) tname(l, role, "bias", n)
+    if (get_vector(b, W(T_ATTN_NORM), C, true, &L->ln1_w) ||
+        (!rms && get_vector(b, B(T_ATTN_NORM), C, false, &L->ln1_b)))
+        return -1;
+    if (a->fused_qkv) {
+        if (get_matrix(b, W(T_ATTN_QKV), A + 2 * KV, C, true, &L->attn_qkv) ||
+            get_vector(b, B(T_ATTN_QKV), A + 2 * KV, false, &L->attn_qkv_b))
+            return -1;
+    } else if (get_matrix(b, W(T_ATTN_Q), A, C, true, &L->attn_q) ||
+               get_vector(b, B(T_ATTN_Q), A, false, &L->attn_q_b) ||
+               get_matrix(b, W(T_ATTN_K), KV, C, true, &L->attn_k) ||
+               get_vector(b, B(T_ATTN_K), KV, false, &L->attn_k_b) ||
+               get_matrix(b, W(T_ATTN_V), KV, C, true, &L->attn_v) ||
+               get_vector(b, B(T_ATTN_V), KV, false, &L->attn_v_b)) {
+        return -1;
+    }
+    if (a->qk_norm && (get_vector(b, W(T_ATTN_Q_NORM), hd, true, &L->q_norm) ||
+                       get_vector(b, W(T_ATTN_K_NORM), hd, true, &L->k_norm)))
+        return -1;
+    if (get_matrix(b, W(T_ATTN_OUT), C, A, true, &L->attn_out) ||
+        get_vector(b, B(T_ATTN_OUT), C, false, &L->attn_out_b) ||
+        get_vector(b, W(T_FFN_NORM), C, true, &L->ln2_w) ||
+        (!rms && get_vector(b, B(T_FFN_NORM), C, false, &L->ln2_b)))
+        return -1;
+    if (a->act == GPT_ACT_SWIGLU && (get_matrix(b, W(T_FFN_GATE), F, C, true, &L->ffn_gate) ||
+                                     get_vector(b, B(T_FFN_GATE), F, false, &L->ffn_gate_b)))
+        return -1;
+    if (get_matrix(b, W(T_FFN_UP), F, C, true, &L->ffn_up) || get_vector(b, B(T_FFN_UP), F, false, &L->ffn_up_b) ||
+        get_matrix(b, W(T_FFN_DOWN), C, F, true, &L->ffn_down) ||
+        get_vector(b, B(T_FFN_DOWN), C, false, &L->ffn_down_b))
+        return -1;
+#undef W
+#undef B
+    return 0;
+}
+
 static int build_layers(builder *b) {
     gpt_model *m = b->m;
-    int C = m->hp.n_embd, F = m->hp.n_ff;
     m->layers = calloc((size_t)m->hp.n_layer, sizeof(gpt_layer));
     if (!m->layers) return gpt_fail(b->err, "%s: out of memory", b->path);
-    for (int l = 0; l < m->hp.n_layer; l++) {
-        gpt_layer *L = &m->layers[l];
-        char n[12][64];
-        const char *suffix[12] = {"attn_norm.weight", "attn_norm.bias",  "attn_qkv.weight", "attn_qkv.bias",
-                                  "attn_output.weight", "attn_output.bias", "ffn_norm.weight", "ffn_norm.bias",
-                                  "ffn_up.weight",   "ffn_up.bias",     "ffn_down.weight", "ffn_down.bias"};
-        for (int i = 0; i < 12; i++) snprintf(n[i], sizeof n[i], "blk.%d.%s", l, suffix[i]);
-        if (get_vector(b, n[0], C, true, &L->ln1_w) || get_vector(b, n[1], C, false, &L->ln1_b) ||
-            get_matrix(b, n[2], 3 * C, C, true, &L->attn_qkv) || get_vector(b, n[3], 3 * C, false, &L->attn_qkv_b) ||
-            get_matrix(b, n[4], C, C, true, &L->attn_out) || get_vector(b, n[5], C, false, &L->attn_out_b) ||
-            get_vector(b, n[6], C, true, &L->ln2_w) || get_vector(b, n[7], C, false, &L->ln2_b) ||
-            get_matrix(b, n[8], F, C, true, &L->ffn_up) || get_vector(b, n[9], F, false, &L->ffn_up_b) ||
-            get_matrix(b, n[10], C, F, true, &L->ffn_down) || get_vector(b, n[11], C, false, &L->ffn_down_b))
-            return -1;
-    }
+    for (int l = 0; l < m->hp.n_layer; l++)
+        if (build_layer(b, l, &m->layers[l])) return -1;
     return 0;
 }
 
@@ -184,8 +278,8 @@ static int check_no_extra(builder *b) {
         bool known = false;
         for (int k = 0; k < b->n_used && !known; k++) known = b->used[k] == t->name.ptr;
         if (!known)
-            return gpt_fail(b->err, "%s: unexpected tensor '%.*s' for a gpt2 model", b->path, (int)t->name.len,
-                            t->name.ptr);
+            return gpt_fail(b->err, "%s: unexpected tensor '%.*s' for a %s model", b->path, (int)t->name.len,
+                            t->name.ptr, b->m->hp.arch);
     }
     return 0;
 }
@@ -204,8 +298,11 @@ int model_build(gpt_model **out, gguf_ctx *g, const char *path, char *err) {
     if (read_hparams(&b)) goto fail;
     gpt_hparams *hp = &m->hp;
     int C = hp->n_embd, V = hp->n_vocab;
-    // room for every vector converted from F16: per layer 4C + 3C + C + F + C, plus 2C
-    b.cap_f32 = (size_t)hp->n_layer * (size_t)(9 * C + hp->n_ff) + 2 * (size_t)C;
+    // room for every vector converted from F16: per layer the norms (4C),
+    // biases (QKV + C + 2F + C) and head norms (2 hd), plus the output norm
+    size_t qkv = (size_t)(hp->n_head + 2 * hp->n_head_kv) * (size_t)hp->head_dim;
+    b.cap_f32 = (size_t)hp->n_layer * (6 * (size_t)C + qkv + 2 * (size_t)hp->n_ff + 2 * (size_t)hp->head_dim) +
+                2 * (size_t)C;
     // but no more than the file's half-precision vectors hold: the
     // hyperparameters alone must not size an allocation
     size_t half_elems = 0;
@@ -219,13 +316,14 @@ int model_build(gpt_model **out, gguf_ctx *g, const char *path, char *err) {
         gpt_fail(err, "%s: out of memory", path);
         goto fail;
     }
+    bool learned = hp->pos == GPT_POS_LEARNED;
     if (get_matrix(&b, "token_embd.weight", V, C, true, &m->token_embd) ||
-        get_matrix(&b, "position_embd.weight", hp->n_ctx, C, true, &m->position_embd) ||
+        (learned && get_matrix(&b, "position_embd.weight", hp->n_ctx, C, true, &m->position_embd)) ||
         build_layers(&b) || get_vector(&b, "output_norm.weight", C, true, &m->lnf_w) ||
-        get_vector(&b, "output_norm.bias", C, false, &m->lnf_b) ||
+        (hp->norm == GPT_NORM_LAYER && get_vector(&b, "output_norm.bias", C, false, &m->lnf_b)) ||
         get_matrix(&b, "output.weight", V, C, false, &m->output))
         goto fail;
-    if (m->position_embd.type != GGML_TYPE_F32 && m->position_embd.type != GGML_TYPE_F16) {
+    if (learned && m->position_embd.type != GGML_TYPE_F32 && m->position_embd.type != GGML_TYPE_F16) {
         gpt_fail(err, "%s: tensor 'position_embd.weight' must be F32 or F16", path);
         goto fail;
     }
@@ -254,10 +352,12 @@ fail:
     return -1;
 }
 
-int gpt_model_open(gpt_model **out, const char *path, char *err) {
+int gpt_model_open(gpt_model **out, const char *path, char *err) { return gpt_model_open_ex(out, path, NULL, err); }
+
+int gpt_model_open_ex(gpt_model **out, const char *path, const char *tokenizer_path, char *err) {
     gguf_ctx *g;
     *out = NULL;
-    if (load_any(&g, path, err)) return -1;
+    if (load_any(&g, path, tokenizer_path, err)) return -1;
     return model_build(out, g, path, err);
 }
 
@@ -277,7 +377,7 @@ gpt_tokenizer *gpt_model_tokenizer(gpt_model *m) { return m->tok; }
 
 uint64_t model_kv_bytes(const gpt_model *m, int n_ctx, gpt_kv_type kv) {
     uint64_t elem = kv == GPT_KV_F16 ? 2 : 4;
-    return 2ull * (uint64_t)m->hp.n_layer * (uint64_t)n_ctx * (uint64_t)m->hp.n_embd * elem;
+    return 2ull * (uint64_t)m->hp.n_layer * (uint64_t)n_ctx * (uint64_t)m->hp.n_head_kv * (uint64_t)m->hp.head_dim * elem;
 }
 
 // One call at a time per model: the tokenizer's piece cache and scratch

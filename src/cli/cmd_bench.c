@@ -31,6 +31,7 @@
 typedef struct {
     const char *models[MAX_MODELS];
     int n_models;
+    const char *tokenizer;  // -z: the llama2.c / llm.c tokenizer of every model
     long pp[MAX_LIST], tg[MAX_LIST], threads[MAX_LIST], depth[MAX_LIST];
     int n_pp, n_tg, n_threads, n_depth;
     long reps;
@@ -104,6 +105,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             if (!(v = flag_value(argc, argv, &i))) return 1;
             if (a->n_models == MAX_MODELS) return cli_error("bench: at most %d models", MAX_MODELS);
             a->models[a->n_models++] = v;
+        } else if (!strcmp(f, "-z") || !strcmp(f, "--tokenizer-bin")) {
+            if (!(a->tokenizer = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
             if (!(v = flag_value(argc, argv, &i)) || parse_list(f, v, 0, 1 << 20, a->pp, &a->n_pp)) return 1;
         } else if (!strcmp(f, "-n") || !strcmp(f, "--n-gen")) {
@@ -176,9 +179,10 @@ static uint64_t bytes_per_token(const gpt_model *m) {
     uint64_t C = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff, b = 0;
     for (int l = 0; l < hp->n_layer; l++) {
         const gpt_layer *L = &m->layers[l];
-        b += matrix_bytes(&L->attn_qkv) + matrix_bytes(&L->attn_out) + matrix_bytes(&L->ffn_up) +
-             matrix_bytes(&L->ffn_down);
-        b += 4 * (4 * C + 3 * C + C + F + C);  // two LayerNorms (w, b) and four biases, F32
+        b += matrix_bytes(&L->attn_qkv) + matrix_bytes(&L->attn_q) + matrix_bytes(&L->attn_k) +
+             matrix_bytes(&L->attn_v) + matrix_bytes(&L->attn_out) + matrix_bytes(&L->ffn_gate) +
+             matrix_bytes(&L->ffn_up) + matrix_bytes(&L->ffn_down);
+        b += 4 * (4 * C + 3 * C + C + F + C);  // norms and biases, F32 (at most: GPT-2 has them all)
     }
     b += matrix_bytes(&m->output) + 4 * 2 * C;
     b += m->token_embd.row_bytes + m->position_embd.row_bytes;
@@ -189,8 +193,9 @@ static uint64_t bytes_per_token(const gpt_model *m) {
 // counted when last) and attention over pos + 1 positions.
 static double flops_per_token(const gpt_model *m, int pos, bool head) {
     const gpt_hparams *hp = &m->hp;
-    double C = hp->n_embd, F = hp->n_ff, L = hp->n_layer;
-    double f = 2 * L * (3 * C * C + C * C + 2 * C * F) + 2 * L * 2 * C * (pos + 1);
+    double C = hp->n_embd, F = hp->n_ff, L = hp->n_layer, A = (double)hp->n_head * hp->head_dim,
+           KV = (double)hp->n_head_kv * hp->head_dim, mlp = hp->act == GPT_ACT_SWIGLU ? 3 : 2;
+    double f = 2 * L * (C * (A + 2 * KV) + A * C + mlp * C * F) + 2 * L * 2 * A * (pos + 1);
     if (head) f += 2 * C * hp->n_vocab;
     return f;
 }
@@ -468,7 +473,7 @@ static int bench_model(const bench_args *a, const char *path, int index, membw_p
     reset_peak_rss();
     double t0 = now_ms();
     gpt_model *m;
-    if (gpt_model_open(&m, path, err)) return cli_error("%s", err);
+    if (gpt_model_open_ex(&m, path, a->tokenizer, err)) return cli_error("%s", err);
     double load_ms = now_ms() - t0;
     *mi = (model_info){.path = path, .size = m->weight_bytes, .n_params = m->n_params, .per_token = bytes_per_token(m)};
     model_type_name(m, mi->type, sizeof mi->type);

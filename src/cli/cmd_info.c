@@ -8,16 +8,18 @@
 #include "tokenizer.h"
 
 int cmd_info(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *tokenizer = NULL;
     bool tensors = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: gpt info -m MODEL [--tensors]\n"
+            printf("usage: gpt info -m MODEL [-z TOKENIZER.bin] [--tensors]\n"
                    "  prints the architecture, hyperparameters, tensor types, parameter count,\n"
                    "  file size, tokenizer size and the default KV cache; --tensors lists every tensor\n");
             return 0;
         } else if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
             if (!(model = flag_value(argc, argv, &i))) return 1;
+        } else if (!strcmp(argv[i], "-z") || !strcmp(argv[i], "--tokenizer-bin")) {
+            if (!(tokenizer = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(argv[i], "--tensors")) {
             tensors = true;
         } else {
@@ -27,7 +29,7 @@ int cmd_info(int argc, char **argv) {
     if (!model) return cli_error("info: no model given: use -m MODEL");
     char err[GPT_ERR_LEN];
     gpt_model *m;
-    if (gpt_model_open(&m, model, err)) return cli_error("%s", err);
+    if (gpt_model_open_ex(&m, model, tokenizer, err)) return cli_error("%s", err);
     const gpt_hparams *hp = &m->hp;
     gguf_ctx *g = m->gguf;
     // count tensors by type
@@ -44,11 +46,21 @@ int cmd_info(int argc, char **argv) {
     printf("format:         %s\n", gguf_file_size(g) ? "GGUF" : "converted in memory (not GGUF)");
     if (gguf_file_size(g)) printf("gguf version:   %u\n", gguf_version(g));
     printf("name:           %.*s\n", (int)name.len, name.ptr);
-    printf("architecture:   gpt2\n");
+    printf("architecture:   %s\n", hp->arch);
     printf("n_vocab:        %d\nn_ctx:          %d\nn_embd:         %d\nn_head:         %d\n", hp->n_vocab,
            hp->n_ctx, hp->n_embd, hp->n_head);
-    printf("n_layer:        %d\nn_ff:           %d\nln_eps:         %g\n", hp->n_layer, hp->n_ff, hp->ln_eps);
-    printf("gelu:           %s\n", hp->gelu_erf ? "erf (exact)" : "tanh (approximation)");
+    printf("n_head_kv:      %d%s\nhead_dim:       %d\n", hp->n_head_kv,
+           hp->n_head_kv < hp->n_head ? " (grouped-query attention)" : "", hp->head_dim);
+    printf("n_layer:        %d\nn_ff:           %d\n", hp->n_layer, hp->n_ff);
+    printf("norm:           %s, eps %g\n", hp->norm == GPT_NORM_RMS ? "RMSNorm" : "LayerNorm", hp->ln_eps);
+    if (hp->pos == GPT_POS_ROPE)
+        printf("positions:      rotary, base %g, %s pairs%s\n", hp->rope_base,
+               hp->rope_layout == GPT_ROPE_ADJACENT ? "adjacent (2i, 2i+1)" : "halves (i, i+hd/2)",
+               hp->qk_norm ? ", q/k RMSNorm per head" : "");
+    else
+        printf("positions:      learned (position_embd)\n");
+    if (hp->act == GPT_ACT_SWIGLU) printf("mlp:            SwiGLU (gate, up, down)\n");
+    else printf("gelu:           %s\n", hp->gelu_erf ? "erf (exact)" : "tanh (approximation)");
     printf("output head:    %s\n", m->tied ? "tied to token_embd" : "output.weight");
     printf("tensor types:  ");
     for (uint32_t t = 0; t <= GGML_TYPE_BF16; t++)

@@ -196,6 +196,38 @@ void gelu_erf_row(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
+void rmsnorm_row(float *out, const float *x, const float *w, int C, float eps) {
+    double ss = 0;
+    for (int i = 0; i < C; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / C + eps));
+    for (int i = 0; i < C; i++) out[i] = x[i] * r * w[i];
+}
+
+void rope_angles(float *cs, int pos, int hd, float base) {
+    for (int i = 0; i < hd / 2; i++) {
+        double theta = pos * pow((double)base, -2.0 * i / hd);
+        cs[2 * i] = (float)cos(theta);
+        cs[2 * i + 1] = (float)sin(theta);
+    }
+}
+
+void rope_rows(float *x, int n_heads, int hd, const float *cs, bool adjacent) {
+    int half = hd / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * hd;
+        for (int i = 0; i < half; i++) {
+            float *a = adjacent ? v + 2 * i : v + i, *b = adjacent ? v + 2 * i + 1 : v + i + half;
+            float c = cs[2 * i], s = cs[2 * i + 1], x0 = *a, x1 = *b;
+            *a = x0 * c - x1 * s;
+            *b = x0 * s + x1 * c;
+        }
+    }
+}
+
+void swiglu_row(float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 void add_bias_row(float *x, const float *b, int n) {
     if (!b) return;
     for (int i = 0; i < n; i++) x[i] += b[i];

@@ -9,6 +9,7 @@
 #ifndef GPT_KERNELS_H
 #define GPT_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,5 +129,16 @@ void layernorm_row(float *out, const float *x, const float *w, const float *b, i
 void gelu_erf_row(float *x, int n);
 // x (n) = x + b (b may be NULL)
 void add_bias_row(float *x, const float *b, int n);
+// out (C) = x / sqrt(mean(x^2) + eps) * w (out may be x)
+void rmsnorm_row(float *out, const float *x, const float *w, int C, float eps);
+// Rotate n_heads heads of hd floats each (x: (n_heads, hd)) by the angles
+// whose cosines and sines cs holds ((hd / 2) pairs cos, sin: pair i turns by
+// pos * base^(-2i / hd)). adjacent: pair i is (2i, 2i + 1) (Meta's layout,
+// llama.cpp's llama); otherwise (i, i + hd / 2) (Hugging Face's rotate_half).
+void rope_rows(float *x, int n_heads, int hd, const float *cs, bool adjacent);
+// The angles of one position for rope_rows: cs (hd / 2 pairs).
+void rope_angles(float *cs, int pos, int hd, float base);
+// g (n) = SiLU(g) * u = g / (1 + exp(-g)) * u
+void swiglu_row(float *g, const float *u, int n);
 
 #endif
