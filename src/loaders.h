@@ -8,6 +8,10 @@
 #ifndef GPT_LOADERS_H
 #define GPT_LOADERS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "gguf.h"
 
 // A Hugging Face GPT-2 directory: config.json, model.safetensors (F32, F16
@@ -21,13 +25,22 @@ int load_hf_dir(gguf_ctx **out, const char *dir, char *err);
 // gpt2_tokenizer.bin in the checkpoint's directory.
 int load_llmc(gguf_ctx **out, const char *bin_path, const char *tokenizer_path, char *err);
 
+// A llama2.c checkpoint (run.c's version 0, export.py's versions 1 and 2)
+// and its tokenizer.bin (tokenizer_path NULL: tokenizer.bin beside it), as a
+// llama GGUF (load_llama2c.c describes the layouts).
+int load_llama2c(gguf_ctx **out, const char *bin_path, const char *tokenizer_path, char *err);
+// Whether size bytes at p are a llama2.c checkpoint: a header whose sizes
+// account for exactly the rest of the file (version 0 has no magic).
+bool llama2c_probe(const uint8_t *p, size_t size);
+
 // What kind of model a path holds, judged by its first bytes or by being a
 // directory.
-typedef enum { MODEL_FMT_UNKNOWN, MODEL_FMT_GGUF, MODEL_FMT_HF_DIR, MODEL_FMT_LLMC } model_format;
+typedef enum { MODEL_FMT_UNKNOWN, MODEL_FMT_GGUF, MODEL_FMT_HF_DIR, MODEL_FMT_LLMC, MODEL_FMT_LLAMA2C } model_format;
 model_format detect_model_format(const char *path);
 
 // Open any supported path as a gguf context (a GGUF is mapped, the others are
-// converted in memory).
-int load_any(gguf_ctx **out, const char *path, char *err);
+// converted in memory). tokenizer_path: a llama2.c or llm.c checkpoint's
+// tokenizer file, or NULL for the one beside it; an error for other formats.
+int load_any(gguf_ctx **out, const char *path, const char *tokenizer_path, char *err);
 
 #endif

@@ -559,7 +559,7 @@ static void test_hf_good(void) {
         CHECK(rc == 0, "gguf_write: %s", err);
         gguf_ctx *f;
         CHECK(detect_model_format(p) == MODEL_FMT_GGUF, "detect gguf");
-        rc = load_any(&f, p, err);
+        rc = load_any(&f, p, NULL, err);
         CHECK(rc == 0, "load_any gguf: %s", err);
         if (rc == 0) {
             check_hf_model(f, &a, T_, n, dir, false, 1e-5f, false);
@@ -570,7 +570,7 @@ static void test_hf_good(void) {
     // B: n_inner 24, exact gelu, no prefix, an untied F16 head, an added token
     hf_spec b = {8, 4, 1, 3, TINY_V + 1, 24, 0, false, 1};
     n = make_hf_dir(dir, sizeof dir, &b, T_, true, "24", "gelu", "1e-6");
-    rc = load_any(&g, dir, err);
+    rc = load_any(&g, dir, NULL, err);
     CHECK(rc == 0, "hf B: %s", err);
     if (rc == 0) {
         check_hf_model(g, &b, T_, n, dir, true, 1e-6f, true);
@@ -1025,10 +1025,10 @@ static void test_llmc_good(void) {
         }
         CHECK(detect_model_format(bin) == MODEL_FMT_LLMC, "detect llm.c");
         CHECK(detect_model_format(tok) == MODEL_FMT_UNKNOWN, "detect llm.c tokenizer");
-        rc = load_any(&g, bin, err);
+        rc = load_any(&g, bin, NULL, err);
         CHECK(rc == 0, "load_any llm.c: %s", err);
         if (rc == 0) gguf_free(g);
-        rc = load_any(&g, tok, err);
+        rc = load_any(&g, tok, NULL, err);
         expect_fail(rc, g, err, "tokenizer, not a model", "load_any on a tokenizer");
     }
     // a tokenizer elsewhere, given explicitly; Vp == V (no padding)
@@ -1256,7 +1256,7 @@ int main(int argc, char **argv) {
     test_llmc_bad();
     char err[GPT_ERR_LEN];
     gguf_ctx *g = NULL;
-    int rc = load_any(&g, "/nonexistent/model", err);
+    int rc = load_any(&g, "/nonexistent/model", NULL, err);
     expect_fail(rc, g, err, "/nonexistent/model", "load_any on a missing path");
     CHECK(detect_model_format("/nonexistent/model") == MODEL_FMT_UNKNOWN, "detect missing path");
 

@@ -51,7 +51,7 @@ static void show_progress(uint64_t done, uint64_t total, void *arg) {
 }
 
 int cmd_convert(int argc, char **argv) {
-    const char *src = NULL, *dst = NULL;
+    const char *src = NULL, *dst = NULL, *tok_bin = NULL;
     convert_options o = {.type = GGML_TYPE_F32, .output_type = -1, .write_output = true};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -66,6 +66,8 @@ int cmd_convert(int argc, char **argv) {
             uint32_t t = 0;
             if (!v || parse_type(f, v, &t)) return 1;
             o.output_type = (int)t;
+        } else if (!strcmp(f, "-z") || !strcmp(f, "--tokenizer-bin")) {
+            if (!(tok_bin = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(f, "--no-output")) {
             o.write_output = false;
         } else if (f[0] == '-' && f[1]) {
@@ -89,7 +91,7 @@ int cmd_convert(int argc, char **argv) {
     // is no time to learn that the path is wrong), then the model: every
     // tensor and key is validated before anything is written
     if (gguf_check_writable(dst, err)) return cli_error("%s", err);
-    if (load_any(&in, src, err) || model_build(&m, in, src, err)) return cli_error("%s", err);
+    if (load_any(&in, src, tok_bin, err) || model_build(&m, in, src, err)) return cli_error("%s", err);
     int tty = isatty(fileno(stderr));
     progress_line converting = {"converting", -1, tty}, writing = {"writing", -1, tty};
     o.progress = show_progress;

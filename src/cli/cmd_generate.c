@@ -23,10 +23,13 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: gpt -m MODEL -p PROMPT [options]\n"
             "\n"
-            "Generate text with a GPT-2 model. MODEL is a GGUF file, a Hugging Face GPT-2\n"
-            "directory or an llm.c checkpoint. Text streams to stdout; statistics go to stderr.\n"
+            "Generate text. MODEL is a GGUF file (gpt2, llama, qwen2, qwen3), a Hugging Face\n"
+            "directory, a llama2.c checkpoint or an llm.c checkpoint. Text streams to stdout;\n"
+            "statistics go to stderr.\n"
             "\n"
             "  -m, --model PATH        model to run (required)\n"
+            "  -z, --tokenizer-bin PATH  the tokenizer of a llama2.c (or llm.c) checkpoint\n"
+            "                          (default: tokenizer.bin, gpt2_tokenizer.bin beside it)\n"
             "  -p, --prompt TEXT       prompt (default: empty, generation starts from <|endoftext|>)\n"
             "  -f, --file PATH         read the prompt from a file\n"
             "  -n, --n-predict N       tokens to generate (default 128; -1 = until the context is full)\n"
@@ -49,7 +52,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    const char *model, *prompt, *file;
+    const char *model, *tokenizer, *prompt, *file;
     long n_predict, n_ctx, threads, top_k, repeat_last_n, probs;
     uint64_t seed;
     double temp, top_p, min_p, repeat_penalty;
@@ -76,6 +79,9 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             VAL();
             a->model = v;
+        } else if (!strcmp(f, "-z") || !strcmp(f, "--tokenizer-bin")) {
+            VAL();
+            a->tokenizer = v;
         } else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) {
             VAL();
             a->prompt = v;
@@ -182,14 +188,17 @@ int cmd_generate(int argc, char **argv) {
     gpt_sampler *smp = NULL;
     int32_t *ids = NULL;
     int exit_code = 1;
-    if (gpt_model_open(&m, a.model, err)) {
+    if (gpt_model_open_ex(&m, a.model, a.tokenizer, err)) {
         cli_error("%s", err);
         goto done;
     }
-    if (a.n_ctx > m->hp.n_ctx) {  // gpt_context_new would quietly use less
-        cli_error("-c %ld is larger than the model's context of %d positions", a.n_ctx, m->hp.n_ctx);
+    if (a.n_ctx > m->hp.n_ctx && m->hp.pos == GPT_POS_LEARNED) {  // gpt_context_new would quietly use less
+        cli_error("-c %ld is larger than the model's context of %d positions (its learned position table)", a.n_ctx,
+                  m->hp.n_ctx);
         goto done;
     }
+    if (a.n_ctx > m->hp.n_ctx)
+        fprintf(stderr, "gpt: -c %ld is beyond the %d positions the model was trained on\n", a.n_ctx, m->hp.n_ctx);
     int threads = a.threads ? (int)a.threads : physical_cores();
     if (gpt_context_new_kv(&ctx, m, (int)a.n_ctx, threads, (gpt_kv_type)a.kv_type, err)) {
         cli_error("%s", err);

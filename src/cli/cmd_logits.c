@@ -10,7 +10,7 @@
 #include "gpt.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: gpt logits -m MODEL --ids \"ID ID ...\" [-o FILE] [-t N] [--kv-type auto|f32|f16]\n"
+    fprintf(f, "usage: gpt logits -m MODEL [-z TOKENIZER.bin] --ids \"ID ID ...\" [-o FILE] [-t N] [--kv-type auto|f32|f16]\n"
                "  prints the logits of the last position (one per line), or with -o writes\n"
                "  every position's logits to FILE as little-endian float32 [T, vocab]\n");
 }
@@ -40,7 +40,7 @@ static int parse_ids(const char *s, int32_t **out, int *n) {
 }
 
 int cmd_logits(int argc, char **argv) {
-    const char *model = NULL, *ids_s = NULL, *out_path = NULL;
+    const char *model = NULL, *tokenizer = NULL, *ids_s = NULL, *out_path = NULL;
     long threads = 0;
     int kv_type = GPT_KV_AUTO;
     for (int i = 1; i < argc; i++) {
@@ -50,6 +50,8 @@ int cmd_logits(int argc, char **argv) {
             return 0;
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             if (!(model = flag_value(argc, argv, &i))) return 1;
+        } else if (!strcmp(f, "-z") || !strcmp(f, "--tokenizer-bin")) {
+            if (!(tokenizer = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(f, "--ids")) {
             if (!(ids_s = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(f, "-o")) {
@@ -80,7 +82,7 @@ int cmd_logits(int argc, char **argv) {
     gpt_context *ctx = NULL;
     int rc = 1;
     int nth = threads ? (int)threads : physical_cores();
-    if (gpt_model_open(&m, model, err) || gpt_context_new_kv(&ctx, m, 0, nth, (gpt_kv_type)kv_type, err)) {
+    if (gpt_model_open_ex(&m, model, tokenizer, err) || gpt_context_new_kv(&ctx, m, 0, nth, (gpt_kv_type)kv_type, err)) {
         cli_error("%s", err);
         goto done;
     }

@@ -42,7 +42,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: gpt perplexity -m MODEL -f TEXT [-c CTX] [-t N] [--chunks N]\n"
+            "usage: gpt perplexity -m MODEL [-z TOKENIZER.bin] -f TEXT [-c CTX] [-t N] [--chunks N]\n"
             "                      [--kl-base OUT.bin [--top-k K] | --kl IN.bin]\n"
             "\n"
             "Perplexity as llama-perplexity computes it: the text cut into non-overlapping\n"
@@ -64,7 +64,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    const char *model, *file, *kl_base, *kl;
+    const char *model, *tokenizer, *file, *kl_base, *kl;
     long ctx, threads, chunks, top_k;
     int kv_type;
 } ppl_args;
@@ -78,6 +78,8 @@ static int parse_args(int argc, char **argv, ppl_args *a) {
             return -1;
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             if (!(a->model = flag_value(argc, argv, &i))) return 1;
+        } else if (!strcmp(f, "-z") || !strcmp(f, "--tokenizer-bin")) {
+            if (!(a->tokenizer = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(f, "-f") || !strcmp(f, "--file")) {
             if (!(a->file = flag_value(argc, argv, &i))) return 1;
         } else if (!strcmp(f, "--kl-base")) {
@@ -309,7 +311,7 @@ int cmd_perplexity(int argc, char **argv) {
     results r = {0};
     int rc = 1;
     kl_header h = {0};
-    if (gpt_model_open(&m, a.model, err)) {
+    if (gpt_model_open_ex(&m, a.model, a.tokenizer, err)) {
         cli_error("%s", err);
         goto done;
     }

@@ -16,7 +16,7 @@
 #include "util.h"
 
 typedef struct {
-    const char *model, *tokenizer, *vocab, *merges;
+    const char *model, *tokenizer_bin, *tokenizer, *vocab, *merges;  // tokenizer_bin: -z, with -m
     bool special, bench, bos;
 } tok_flags;
 
@@ -51,6 +51,8 @@ static int parse_flags(int argc, char **argv, bool tokenize, tok_flags *f) {
             exit(0);
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
             if (!(f->model = flag_value(argc, argv, &i))) return 1;
+        } else if (strcmp(a, "-z") == 0 || strcmp(a, "--tokenizer-bin") == 0) {
+            if (!(f->tokenizer_bin = flag_value(argc, argv, &i))) return 1;
         } else if (strcmp(a, "--tokenizer") == 0) {
             if (!(f->tokenizer = flag_value(argc, argv, &i))) return 1;
         } else if (strcmp(a, "--vocab") == 0) {
@@ -83,7 +85,7 @@ static int open_tokenizer(const tok_flags *f, gpt_model **model, gpt_tokenizer *
     *model = NULL;
     *tok = *own = NULL;
     if (f->model) {
-        if (gpt_model_open(model, f->model, err) != 0) return cli_error("%s", err);
+        if (gpt_model_open_ex(model, f->model, f->tokenizer_bin, err) != 0) return cli_error("%s", err);
         *tok = gpt_model_tokenizer(*model);
         if (!*tok) return cli_error("%s: the model has no tokenizer", f->model);
         return 0;

@@ -32,6 +32,9 @@ static int opt_id(const gguf_ctx *g, const char *key, int32_t *out, char *err) {
     if (!gguf_find_kv(g, key)) return 0;
     uint64_t v;
     if (gguf_get_uint(g, key, &v, err) != 0) return -1;
+    // 0xFFFFFFFF is -1 stored as uint32: llama.cpp's "no such token" (its
+    // convert-llama2c-to-ggml writes the padding id so)
+    if (v == UINT32_MAX) return 0;
     *out = v > INT32_MAX ? INT32_MAX : (int32_t)v;  // an id this large fails the range check
     return 0;
 }
