@@ -668,6 +668,213 @@ static void pick_bos_eos(const hf_config *c, const hf_vocab *v, int64_t *bos, in
     *eos = c->eos >= 0 ? c->eos : eot;
 }
 
+// ---- Llama-family directories (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+// Qwen3ForCausalLM) ------------------------------------------------------------------------
+//
+// config.json's hidden_size C, intermediate_size F, num_hidden_layers L,
+// num_attention_heads NH, num_key_value_heads NKV, head_dim hd (C / NH when
+// absent), max_position_embeddings, rms_norm_eps, rope_theta,
+// tie_word_embeddings; the tokenizer from tokenizer.json (+ tokenizer_config.json).
+// Weights are nn.Linear (out, in), ggml's ne = {in, out} as stored. Hugging
+// Face rotates each head's halves (rotate_half); llama.cpp's llama keeps Meta's
+// adjacent pairs and its converter permutes q_proj/k_proj rows into them, which
+// is done here too, so that the GGUF gpt writes is the one llama.cpp expects.
+// qwen2 and qwen3 stay in halves (llama.cpp rotates them as NEOX).
+
+typedef struct {
+    const char *arch;  // GGUF architecture
+    bool permute_qk;   // llama: HF halves -> adjacent pairs
+    bool qkv_bias, qk_norm;
+    uint32_t C, F, L, NH, NKV, hd, P, V;
+    double eps, theta;
+    bool tied;
+} hf_llama;
+
+static int cfg_float(const cJSON *root, const char *key, double def, double lo, double hi, double *out,
+                     const char *path, char *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    *out = def;
+    if (!j || cJSON_IsNull(j)) return 0;
+    if (!cJSON_IsNumber(j) || !(j->valuedouble > lo && j->valuedouble < hi))
+        return gpt_fail(err, "%s: '%s' must be a number in (%g, %g)", path, key, lo, hi);
+    *out = j->valuedouble;
+    return 0;
+}
+
+// Which family config.json names (model_type), or NULL for GPT-2 and others.
+static const char *llama_family(const cJSON *root) {
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "model_type"));
+    if (!t) return NULL;
+    if (!strcmp(t, "llama") || !strcmp(t, "mistral")) return "llama";
+    if (!strcmp(t, "qwen2")) return "qwen2";
+    if (!strcmp(t, "qwen3")) return "qwen3";
+    return NULL;
+}
+
+static int read_llama_config(hf_llama *c, const cJSON *root, const char *path, char *err) {
+    memset(c, 0, sizeof *c);
+    c->arch = llama_family(root);
+    c->permute_qk = !strcmp(c->arch, "llama");
+    c->qkv_bias = !strcmp(c->arch, "qwen2");
+    c->qk_norm = !strcmp(c->arch, "qwen3");
+    if (cfg_uint(root, "hidden_size", -1, 1, 65536, &c->C, path, err) ||
+        cfg_uint(root, "intermediate_size", -1, 1, 1u << 20, &c->F, path, err) ||
+        cfg_uint(root, "num_hidden_layers", -1, 1, 1024, &c->L, path, err) ||
+        cfg_uint(root, "num_attention_heads", -1, 1, 65536, &c->NH, path, err) ||
+        cfg_uint(root, "num_key_value_heads", c->NH, 1, c->NH, &c->NKV, path, err) ||
+        cfg_uint(root, "max_position_embeddings", 2048, 1, 1u << 24, &c->P, path, err) ||
+        cfg_uint(root, "vocab_size", -1, 1, 1u << 24, &c->V, path, err))
+        return -1;
+    if (c->NH % c->NKV) return gpt_fail(err, "%s: num_attention_heads %u is not a multiple of num_key_value_heads %u",
+                                        path, c->NH, c->NKV);
+    if (cfg_uint(root, "head_dim", c->C % c->NH ? -1 : (int64_t)(c->C / c->NH), 2, 4096, &c->hd, path, err)) return -1;
+    if (c->hd % 2) return gpt_fail(err, "%s: head_dim %u is odd; rotary embeddings rotate pairs", path, c->hd);
+    if (cfg_float(root, "rms_norm_eps", 1e-6, 0, 1, &c->eps, path, err) ||
+        cfg_float(root, "rope_theta", 10000, 1, 1e12, &c->theta, path, err))
+        return -1;
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
+    c->tied = tie ? cJSON_IsTrue(tie) : false;  // the transformers default for these classes
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (rs && !cJSON_IsNull(rs))
+        return gpt_fail(err, "%s: rope_scaling is not supported yet (Llama 3.1 frequency factors are a later step)",
+                        path);
+    const char *act = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "hidden_act"));
+    if (act && strcmp(act, "silu") != 0) return gpt_fail(err, "%s: hidden_act '%s' (gpt runs silu)", path, act);
+    const char *flags[] = {"attention_bias", "mlp_bias"};
+    for (int i = 0; i < 2; i++)
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, flags[i])))
+            return gpt_fail(err, "%s: %s true is not supported", path, flags[i]);
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "use_sliding_window");
+    if (cJSON_IsTrue(sw)) return gpt_fail(err, "%s: use_sliding_window true is not supported", path);
+    return 0;
+}
+
+// One HF tensor into g under name, F32; rows permuted from halves to
+// adjacent pairs per head of hd when permute (row 2j + t of a head is HF's
+// row t hd/2 + j).
+static int add_llama_tensor(gguf_ctx *g, safetensors *st, const char *hf, const char *name, uint32_t n_dims,
+                            uint64_t rows, uint64_t cols, uint32_t hd, bool permute, char *err) {
+    weight_spec w = {.n_dims = n_dims, .shape = {rows, cols}};
+    snprintf(w.hf, sizeof w.hf, "%s", hf);
+    snprintf(w.gguf, sizeof w.gguf, "%s", name);
+    if (n_dims == 1) w.shape[0] = rows, w.shape[1] = 0;
+    st_entry *e;
+    if (st_lookup(st, &w, &e, err) || add_weight(g, st, &w, e, err)) return -1;
+    e->used = true;
+    if (!permute) return 0;
+    const gguf_tensor *t = gguf_find_tensor(g, name);
+    float *d = (float *)t->data, *tmp = malloc((size_t)hd * cols * sizeof *tmp);
+    if (!tmp) return gpt_fail(err, "out of memory");
+    for (uint64_t h = 0; h < rows / hd; h++) {
+        float *head = d + h * hd * cols;
+        memcpy(tmp, head, (size_t)hd * cols * sizeof *tmp);
+        for (uint32_t j = 0; j < hd / 2; j++)
+            for (uint32_t k = 0; k < 2; k++)
+                memcpy(head + (2 * j + k) * cols, tmp + (k * (hd / 2) + j) * cols, cols * sizeof *tmp);
+    }
+    free(tmp);
+    return 0;
+}
+
+static int add_llama_tensors(gguf_ctx *g, safetensors *st, const hf_llama *c, char *err) {
+    uint64_t C = c->C, F = c->F, A = (uint64_t)c->NH * c->hd, KV = (uint64_t)c->NKV * c->hd;
+    if (add_llama_tensor(g, st, "model.embed_tokens.weight", "token_embd.weight", 2, c->V, C, 0, false, err) ||
+        add_llama_tensor(g, st, "model.norm.weight", "output_norm.weight", 1, C, 0, 0, false, err))
+        return -1;
+    for (uint32_t l = 0; l < c->L; l++) {
+        char hf[128], gg[64];
+#define T(hfs, ggs, nd, r, cl, perm)                                                         \
+    do {                                                                                     \
+        snprintf(hf, sizeof hf, "model.layers.%u.%s", l, hfs);                               \
+        snprintf(gg, sizeof gg, "blk.%u.%s", l, ggs);                                        \
+        if (add_llama_tensor(g, st, hf, gg, nd, r, cl, c->hd, perm, err)) return -1;         \
+    } while (0)
+        T("input_layernorm.weight", "attn_norm.weight", 1, C, 0, false);
+        T("self_attn.q_proj.weight", "attn_q.weight", 2, A, C, c->permute_qk);
+        T("self_attn.k_proj.weight", "attn_k.weight", 2, KV, C, c->permute_qk);
+        T("self_attn.v_proj.weight", "attn_v.weight", 2, KV, C, false);
+        if (c->qkv_bias) {
+            T("self_attn.q_proj.bias", "attn_q.bias", 1, A, 0, false);
+            T("self_attn.k_proj.bias", "attn_k.bias", 1, KV, 0, false);
+            T("self_attn.v_proj.bias", "attn_v.bias", 1, KV, 0, false);
+        }
+        if (c->qk_norm) {
+            T("self_attn.q_norm.weight", "attn_q_norm.weight", 1, c->hd, 0, false);
+            T("self_attn.k_norm.weight", "attn_k_norm.weight", 1, c->hd, 0, false);
+        }
+        T("self_attn.o_proj.weight", "attn_output.weight", 2, C, A, false);
+        T("post_attention_layernorm.weight", "ffn_norm.weight", 1, C, 0, false);
+        T("mlp.gate_proj.weight", "ffn_gate.weight", 2, F, C, false);
+        T("mlp.up_proj.weight", "ffn_up.weight", 2, F, C, false);
+        T("mlp.down_proj.weight", "ffn_down.weight", 2, C, F, false);
+#undef T
+    }
+    if (!c->tied && add_llama_tensor(g, st, "lm_head.weight", "output.weight", 2, c->V, C, 0, false, err)) return -1;
+    for (size_t i = 0; i < st->n; i++)
+        if (!st->e[i].used && !(c->tied && !strcmp(st->e[i].name, "lm_head.weight")))
+            return gpt_fail(err, "%s: unexpected tensor '%s' for a %s model", st->path, st->e[i].name, c->arch);
+    return 0;
+}
+
+static void set_llama_hparams(gguf_ctx *g, const hf_llama *c, const char *name) {
+    char k[96];
+    gguf_set_str(g, "general.architecture", c->arch);
+    gguf_set_str(g, "general.name", name);
+    gguf_set_uint32(g, "general.file_type", 0);
+#define U(key, v)                                     \
+    do {                                              \
+        snprintf(k, sizeof k, "%s.%s", c->arch, key); \
+        gguf_set_uint32(g, k, v);                     \
+    } while (0)
+    U("context_length", c->P);
+    U("embedding_length", c->C);
+    U("block_count", c->L);
+    U("feed_forward_length", c->F);
+    U("attention.head_count", c->NH);
+    U("attention.head_count_kv", c->NKV);
+    U("attention.key_length", c->hd);
+    U("attention.value_length", c->hd);
+    U("rope.dimension_count", c->hd);
+#undef U
+    snprintf(k, sizeof k, "%s.rope.freq_base", c->arch);
+    gguf_set_float32(g, k, (float)c->theta);
+    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", c->arch);
+    gguf_set_float32(g, k, (float)c->eps);
+}
+
+static int load_hf_llama(gguf_ctx **out, const char *dir, const cJSON *cfg_root, const char *cfg_path, char *err) {
+    hf_llama c;
+    char path[4096], name[256];
+    safetensors st = {0};
+    if (read_llama_config(&c, cfg_root, cfg_path, err)) return -1;
+    gguf_ctx *g = gguf_new();
+    if (!g) return gpt_fail(err, "out of memory");
+    loader_basename(dir, NULL, name, sizeof name);
+    set_llama_hparams(g, &c, name);
+    if (join_path(path, sizeof path, dir, "tokenizer.json", err)) goto fail;
+    if (!file_exists(path)) {
+        gpt_fail(err, "%s: not found (a %s directory needs its tokenizer.json)", path, c.arch);
+        goto fail;
+    }
+    if (tokenizer_gguf_from_hf(g, path, err)) goto fail;
+    const gguf_kv *toks = gguf_find_kv(g, "tokenizer.ggml.tokens");
+    if (!toks || toks->v.arr.n != c.V) {
+        gpt_fail(err, "%s: config.json vocab_size is %u but tokenizer.json has %llu tokens", dir, c.V,
+                 (unsigned long long)(toks ? toks->v.arr.n : 0));
+        goto fail;
+    }
+    if (join_path(path, sizeof path, dir, "model.safetensors", err) || st_open(&st, path, err) ||
+        add_llama_tensors(g, &st, &c, err))
+        goto fail;
+    st_free(&st);
+    *out = g;
+    return 0;
+fail:
+    st_free(&st);
+    gguf_free(g);
+    return -1;
+}
+
 int load_hf_dir(gguf_ctx **out, const char *dir, char *err) {
     *out = NULL;
     char path[4096], st_path[4096], name[256];
@@ -676,7 +883,16 @@ int load_hf_dir(gguf_ctx **out, const char *dir, char *err) {
     safetensors st = {0};
     gguf_ctx *g = NULL;
     if (check_dir(dir, err)) return -1;
-    if (join_path(path, sizeof path, dir, "config.json", err) || read_config(&cfg, path, err)) return -1;
+    if (join_path(path, sizeof path, dir, "config.json", err)) return -1;
+    cJSON *root = parse_json_file(path, err);
+    if (!root) return -1;
+    if (cJSON_IsObject(root) && llama_family(root)) {
+        int rc = load_hf_llama(out, dir, root, path, err);
+        cJSON_Delete(root);
+        return rc;
+    }
+    cJSON_Delete(root);
+    if (read_config(&cfg, path, err)) return -1;
     if (read_vocab(&vocab, dir, err) || read_merges(&vocab, dir, err) || check_vocab_size(&cfg, &vocab, dir, err) ||
         check_tokenizer(&vocab, dir, err))
         goto fail;

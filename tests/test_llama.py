@@ -13,8 +13,11 @@ the reference to 1e-4 of the logits' scale (F32 arithmetic against float64). Cov
 grouped-query attention (n_head 6 / kv 2, 8 / 2), multi-head (kv = heads), a
 separate classifier (untied), versions 0 (run.c), 1 (fp32) and 2 (int8 groups,
 against the reference on the dequantized weights), and the GGUF that `gpt convert`
-writes of a version 0 file (F32: the same logits; Q8_0: within Q8_0's error).
+writes of a version 0 file (F32: the same logits; Q8_0: within Q8_0's error); and
+Hugging Face directories of llama, mistral, qwen2 and qwen3 (F32, BF16) with the
+GGUF `gpt convert` makes of each.
 """
+import json
 import os
 import struct
 import subprocess
@@ -46,6 +49,28 @@ def write_tokenizer_bin(path, vocab):
         f.write(struct.pack("<i", max(len(p) for p in pieces)))
         for i, p in enumerate(pieces):
             f.write(struct.pack("<fi", -float(i), len(p)) + p)
+
+
+def write_hf_tokenizer(d, V):
+    """tokenizer.json (SentencePiece-style BPE: <unk>, <s>, </s>, then V - 3 pieces, no
+    merges) and tokenizer_config.json: the logits tests need only the vocabulary's size."""
+    pieces = ["<unk>", "<s>", "</s>"] + ["\u2581t%d" % i for i in range(3, V)]
+    tj = {"version": "1.0",
+          "added_tokens": [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
+                            "normalized": False, "special": True} for i, p in enumerate(pieces[:3])],
+          "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                         {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+          "pre_tokenizer": None, "post_processor": None,
+          "decoder": {"type": "Sequence", "decoders": [
+              {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+              {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+          "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                    "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                    "vocab": {p: i for i, p in enumerate(pieces)}, "merges": []}}
+    with open(d + "/tokenizer.json", "w") as f:
+        json.dump(tj, f)
+    with open(d + "/tokenizer_config.json", "w") as f:
+        json.dump({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True}, f)
 
 
 def gpt_logits(model, ids, out, tokenizer=None):
@@ -95,6 +120,30 @@ for shape, version in CASES:
                 if got is None:
                     print("  " + why)
                 compare("GGUF %s of llama2.c %s" % (t, shape), got, want, tol)
+
+# Hugging Face directories: llama (Q/K rows permuted to adjacent pairs on the way in),
+# mistral, qwen2 (q/k/v biases, base 1e6), qwen3 (per-head q/k RMSNorm; head_dim unlike
+# C / NH in "headdim"), F32 and BF16, and their `gpt convert` GGUF.
+HF_CASES = [("llama", "gqa", "f32"), ("llama", "untied", "bf16"), ("mistral", "gqa", "f32"), ("qwen2", "gqa", "f32"),
+            ("qwen2", "untied", "bf16"), ("qwen3", "tiny", "f32"), ("qwen3", "headdim", "bf16")]
+for arch, shape, dt in HF_CASES:
+    d = os.path.join(WORK, "hf-%s-%s-%s" % (arch, shape, dt))
+    res = lr.make(arch, shape, 11, dt, d)
+    s = lr.resolve_shape(shape, arch)
+    write_hf_tokenizer(d, s["vocab"])
+    label = "HF %s %s %s (heads %d, kv %d, hd %d)" % (arch, shape, dt, s["n_head"], s["n_head_kv"], s["head_dim"])
+    got, why = gpt_logits(d, res["ids"], os.path.join(d, "gpt.f32"))
+    if got is None:
+        print("  " + why)
+    compare(label, got, res["logits"], 1e-4)
+    g = os.path.join(d, "model.gguf")
+    r = subprocess.run([GPT, "convert", d, g], capture_output=True, text=True)
+    check(r.returncode == 0, "gpt convert %s%s" % (label, r.returncode and ": " + r.stderr[-200:] or ""))
+    if r.returncode == 0:
+        got, why = gpt_logits(g, res["ids"], os.path.join(d, "gpt-gguf.f32"))
+        if got is None:
+            print("  " + why)
+        compare("GGUF of " + label, got, res["logits"], 1e-4)
 
 print("%d failure(s)" % failures)
 sys.exit(1 if failures else 0)
