@@ -27,7 +27,7 @@ else
 fi
 
 # the project's flags (CMakeLists.txt): ISO C11, so no FMA contraction
-flags=(-std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include" -I"$root/src")
+flags=(-std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/formats")
 
 # the reference side (scalar kernels, row conversions, fp16 helpers) is
 # compiled once for baseline ARMv8.0 and linked into both variants
