@@ -8,7 +8,8 @@
 #   scripts/fuzz.sh 20 gguf hf      two harnesses for 20 s each
 #
 # Harnesses (tests/fuzz/fuzz_*.c): gguf (a GGUF file through gpt_model_open),
-# hf (a Hugging Face directory), llmc (an llm.c checkpoint and tokenizer),
+# hf (a Hugging Face directory), llmc (an llm.c checkpoint and tokenizer), llama2c
+# (a llama2.c checkpoint and tokenizer.bin),
 # vocab (vocab.json + merges.txt), tokenizer (encode/decode of any bytes), tokfile
 # (tokenizer.json, llama2.c tokenizer.bin and GPT vocabularies through tokenizer_open).
 # A crash, leak, timeout (> 10 s) or single allocation over 256 MB is written
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf hf llmc vocab tokenizer tokfile)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf hf llmc llama2c vocab tokenizer tokfile)
 build=${GPT_FUZZ_BUILD:-build-fuzz}
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
