@@ -1,6 +1,7 @@
 // load_common.c: helpers shared by the checkpoint loaders (see load_common.h).
 #include "load_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,4 +98,11 @@ void loader_basename(const char *path, const char *strip_ext, char *out, size_t 
     if (n >= cap) n = cap - 1;
     memcpy(out, path + start, n);
     out[n] = '\0';
+}
+
+int loader_beside(const char *path, const char *name, char *out, size_t cap, char *err) {
+    const char *slash = strrchr(path, '/');
+    int n = slash ? snprintf(out, cap, "%.*s/%s", (int)(slash - path), path, name) : snprintf(out, cap, "%s", name);
+    if (n < 0 || (size_t)n >= cap) return gpt_fail(err, "%s: path too long", path);
+    return 0;
 }

@@ -40,6 +40,10 @@ void loader_to_f32_transposed(src_dtype t, const uint8_t *src, uint64_t rows, ui
 int loader_add_f32(gguf_ctx *g, const char *name, uint32_t n_dims, const uint64_t *ne, float **data,
                    char *err);
 
+// The file named name in the directory of path (a checkpoint's tokenizer
+// beside it), written to out (cap bytes); -1 with err when it does not fit.
+int loader_beside(const char *path, const char *name, char *out, size_t cap, char *err);
+
 // The last path component of path without trailing slashes, and without
 // the suffix strip_ext if it ends so; written to out (cap bytes).
 void loader_basename(const char *path, const char *strip_ext, char *out, size_t cap);

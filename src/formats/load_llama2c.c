@@ -246,20 +246,11 @@ static void set_hparams(gguf_ctx *g, const l2c_header *h, const char *name) {
     gguf_set_float32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);  // and epsilon
 }
 
-// tokenizer.bin beside the checkpoint.
-static int default_tokenizer(const char *bin_path, char *out, size_t cap, char *err) {
-    const char *slash = strrchr(bin_path, '/');
-    int n = slash ? snprintf(out, cap, "%.*s/tokenizer.bin", (int)(slash - bin_path), bin_path)
-                  : snprintf(out, cap, "tokenizer.bin");
-    if (n < 0 || (size_t)n >= cap) return gpt_fail(err, "%s: path too long", bin_path);
-    return 0;
-}
-
 int load_llama2c(gguf_ctx **out, const char *bin_path, const char *tokenizer_path, char *err) {
     *out = NULL;
     char tok_path[4096];
     if (!tokenizer_path) {
-        if (default_tokenizer(bin_path, tok_path, sizeof tok_path, err)) return -1;
+        if (loader_beside(bin_path, "tokenizer.bin", tok_path, sizeof tok_path, err)) return -1;
         tokenizer_path = tok_path;
     }
     mapped_file m = {0};

@@ -332,20 +332,11 @@ static int llmc_add_tensors(gguf_ctx *g, const llmc_header *h, const uint64_t of
     return 0;
 }
 
-// The tokenizer's default path: gpt2_tokenizer.bin in bin_path's directory.
-static int default_tokenizer_path(const char *bin_path, char *out, size_t cap, char *err) {
-    const char *slash = strrchr(bin_path, '/');
-    int n = slash ? snprintf(out, cap, "%.*s/gpt2_tokenizer.bin", (int)(slash - bin_path), bin_path)
-                  : snprintf(out, cap, "gpt2_tokenizer.bin");
-    if (n < 0 || (size_t)n >= cap) return gpt_fail(err, "%s: path too long", bin_path);
-    return 0;
-}
-
 int load_llmc(gguf_ctx **out, const char *bin_path, const char *tokenizer_path, char *err) {
     *out = NULL;
     char tok_path[4096];
     if (!tokenizer_path) {
-        if (default_tokenizer_path(bin_path, tok_path, sizeof tok_path, err)) return -1;
+        if (loader_beside(bin_path, "gpt2_tokenizer.bin", tok_path, sizeof tok_path, err)) return -1;
         tokenizer_path = tok_path;
     }
     mapped_file m = {0};

@@ -144,4 +144,22 @@ static inline void fuzz_run_model(gpt_model *m, const uint8_t *text, size_t len)
     free(ids);
 }
 
+// A checkpoint and its tokenizer file in one input: model.bin FUZZ_SEP
+// TOKENIZER (without a separator the tokenizer is absent), opened with
+// gpt_model_open on model.bin, which finds the tokenizer beside it.
+static inline void fuzz_checkpoint_with_tokenizer(const uint8_t *data, size_t len, const char *tokenizer_name) {
+    fuzz_part parts[2];
+    size_t n = fuzz_split(data, len, parts, 2);
+    fuzz_put("model.bin", parts[0].data, parts[0].len);
+    fuzz_put(tokenizer_name, n > 1 ? parts[1].data : NULL, n > 1 ? parts[1].len : 0);
+    char path[512], err[GPT_ERR_LEN];
+    gpt_model *m;
+    if (gpt_model_open(&m, fuzz_path("model.bin", path), err) == 0) {
+        fuzz_run_model(m, parts[0].data, parts[0].len);
+        gpt_model_free(m);
+    } else {
+        fuzz_verbose(err);
+    }
+}
+
 #endif

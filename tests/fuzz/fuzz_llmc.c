@@ -4,17 +4,6 @@
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
-    fuzz_part parts[2];
-    size_t n = fuzz_split(data, len, parts, 2);
-    fuzz_put("model.bin", parts[0].data, parts[0].len);
-    fuzz_put("gpt2_tokenizer.bin", n > 1 ? parts[1].data : NULL, n > 1 ? parts[1].len : 0);
-    char path[512], err[GPT_ERR_LEN];
-    gpt_model *m;
-    if (gpt_model_open(&m, fuzz_path("model.bin", path), err) == 0) {
-        fuzz_run_model(m, parts[0].data, parts[0].len);
-        gpt_model_free(m);
-    } else {
-        fuzz_verbose(err);
-    }
+    fuzz_checkpoint_with_tokenizer(data, len, "gpt2_tokenizer.bin");
     return 0;
 }
