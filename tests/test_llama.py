@@ -121,10 +121,11 @@ for shape, version in CASES:
                     print("  " + why)
                 compare("GGUF %s of llama2.c %s" % (t, shape), got, want, tol)
 
-# Hugging Face directories: llama (Q/K rows permuted to adjacent pairs on the way in),
+# Hugging Face directories: llama (Q/K rows permuted to adjacent pairs on the way in; with
+# Llama 3.1's rope_scaling, which becomes rope_freqs.weight),
 # mistral, qwen2 (q/k/v biases, base 1e6), qwen3 (per-head q/k RMSNorm; head_dim unlike
 # C / NH in "headdim"), F32 and BF16, and their `gpt convert` GGUF.
-HF_CASES = [("llama", "gqa", "f32"), ("llama", "untied", "bf16"), ("mistral", "gqa", "f32"), ("qwen2", "gqa", "f32"),
+HF_CASES = [("llama", "gqa", "f32"), ("llama", "untied", "bf16"), ("llama", "rope_scaled", "f32"), ("mistral", "gqa", "f32"), ("qwen2", "gqa", "f32"),
             ("qwen2", "untied", "bf16"), ("qwen3", "tiny", "f32"), ("qwen3", "headdim", "bf16")]
 for arch, shape, dt in HF_CASES:
     d = os.path.join(WORK, "hf-%s-%s-%s" % (arch, shape, dt))

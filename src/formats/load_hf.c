@@ -688,6 +688,8 @@ typedef struct {
     uint32_t C, F, L, NH, NKV, hd, P, V;
     double eps, theta;
     bool tied;
+    bool rope_llama3;  // rope_scaling llama3: rope_freqs.weight from these
+    double rs_factor, rs_low, rs_high, rs_orig;
 } hf_llama;
 
 static int cfg_float(const cJSON *root, const char *key, double def, double lo, double hi, double *out,
@@ -709,6 +711,28 @@ static const char *llama_family(const cJSON *root) {
     if (!strcmp(t, "qwen2")) return "qwen2";
     if (!strcmp(t, "qwen3")) return "qwen3";
     return NULL;
+}
+
+// rope_scaling {"rope_type": "llama3", "factor", "low_freq_factor",
+// "high_freq_factor", "original_max_position_embeddings"} (Llama 3.1, 3.2):
+// the other types change the arithmetic in ways gpt does not do.
+static int read_rope_scaling(hf_llama *c, const cJSON *rs, const char *path, char *err) {
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "rope_type"));
+    if (!type) type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "type"));
+    if (!type || strcmp(type, "llama3") != 0 || strcmp(c->arch, "llama") != 0)
+        return gpt_fail(err, "%s: rope_scaling of type '%s' is not supported (gpt does llama3's, on llama)", path,
+                        type ? type : "?");
+    uint32_t orig;
+    if (cfg_float(rs, "factor", -1, 0, 1e6, &c->rs_factor, path, err) ||
+        cfg_float(rs, "low_freq_factor", -1, 0, 1e6, &c->rs_low, path, err) ||
+        cfg_float(rs, "high_freq_factor", -1, 0, 1e6, &c->rs_high, path, err) ||
+        cfg_uint(rs, "original_max_position_embeddings", -1, 1, 1u << 24, &orig, path, err))
+        return -1;
+    if (c->rs_factor < 0 || c->rs_low < 0 || c->rs_high <= c->rs_low)
+        return gpt_fail(err, "%s: rope_scaling needs factor, low_freq_factor < high_freq_factor", path);
+    c->rs_orig = orig;
+    c->rope_llama3 = true;
+    return 0;
 }
 
 static int read_llama_config(hf_llama *c, const cJSON *root, const char *path, char *err) {
@@ -735,9 +759,7 @@ static int read_llama_config(hf_llama *c, const cJSON *root, const char *path, c
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
     c->tied = tie ? cJSON_IsTrue(tie) : false;  // the transformers default for these classes
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs))
-        return gpt_fail(err, "%s: rope_scaling is not supported yet (Llama 3.1 frequency factors are a later step)",
-                        path);
+    if (rs && !cJSON_IsNull(rs) && read_rope_scaling(c, rs, path, err)) return -1;
     const char *act = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "hidden_act"));
     if (act && strcmp(act, "silu") != 0) return gpt_fail(err, "%s: hidden_act '%s' (gpt runs silu)", path, act);
     const char *flags[] = {"attention_bias", "mlp_bias"};
@@ -776,6 +798,30 @@ static int add_llama_tensor(gguf_ctx *g, safetensors *st, const char *hf, const 
     return 0;
 }
 
+// Llama 3.1's frequency divisors as llama.cpp's converter writes them
+// (rope_freqs.weight, hd / 2): 1 for wavelengths below original/high_freq_factor,
+// factor above original/low_freq_factor, and between them 1 / ((1 - s) / factor + s)
+// with s = (original / wavelength - low) / (high - low): transformers'
+// _compute_llama3_parameters, as a divisor of each inverse frequency.
+static int add_rope_freqs(gguf_ctx *g, const hf_llama *c, char *err) {
+    uint64_t ne[1] = {c->hd / 2};
+    float *d;
+    if (loader_add_f32(g, "rope_freqs.weight", 1, ne, &d, err)) return -1;
+    double low_wl = c->rs_orig / c->rs_low, high_wl = c->rs_orig / c->rs_high;
+    for (uint32_t i = 0; i < c->hd / 2; i++) {
+        double freq = pow(c->theta, -2.0 * i / c->hd), wl = 2 * M_PI / freq;
+        if (wl < high_wl) {
+            d[i] = 1.0f;
+        } else if (wl > low_wl) {
+            d[i] = (float)c->rs_factor;
+        } else {
+            double s = (c->rs_orig / wl - c->rs_low) / (c->rs_high - c->rs_low);
+            d[i] = (float)(1.0 / ((1 - s) / c->rs_factor + s));
+        }
+    }
+    return 0;
+}
+
 static int add_llama_tensors(gguf_ctx *g, safetensors *st, const hf_llama *c, char *err) {
     uint64_t C = c->C, F = c->F, A = (uint64_t)c->NH * c->hd, KV = (uint64_t)c->NKV * c->hd;
     if (add_llama_tensor(g, st, "model.embed_tokens.weight", "token_embd.weight", 2, c->V, C, 0, false, err) ||
@@ -810,6 +856,7 @@ static int add_llama_tensors(gguf_ctx *g, safetensors *st, const hf_llama *c, ch
 #undef T
     }
     if (!c->tied && add_llama_tensor(g, st, "lm_head.weight", "output.weight", 2, c->V, C, 0, false, err)) return -1;
+    if (c->rope_llama3 && add_rope_freqs(g, c, err)) return -1;
     for (size_t i = 0; i < st->n; i++)
         if (!st->e[i].used && !(c->tied && !strcmp(st->e[i].name, "lm_head.weight")))
             return gpt_fail(err, "%s: unexpected tensor '%s' for a %s model", st->path, st->e[i].name, c->arch);

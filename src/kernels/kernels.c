@@ -203,9 +203,9 @@ void rmsnorm_row(float *out, const float *x, const float *w, int C, float eps) {
     for (int i = 0; i < C; i++) out[i] = x[i] * r * w[i];
 }
 
-void rope_angles(float *cs, int pos, int hd, float base) {
+void rope_angles(float *cs, int pos, int hd, float base, const float *freq_div) {
     for (int i = 0; i < hd / 2; i++) {
-        double theta = pos * pow((double)base, -2.0 * i / hd);
+        double theta = pos * pow((double)base, -2.0 * i / hd) / (freq_div ? freq_div[i] : 1.0);
         cs[2 * i] = (float)cos(theta);
         cs[2 * i + 1] = (float)sin(theta);
     }

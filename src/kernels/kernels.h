@@ -136,8 +136,9 @@ void rmsnorm_row(float *out, const float *x, const float *w, int C, float eps);
 // pos * base^(-2i / hd)). adjacent: pair i is (2i, 2i + 1) (Meta's layout,
 // llama.cpp's llama); otherwise (i, i + hd / 2) (Hugging Face's rotate_half).
 void rope_rows(float *x, int n_heads, int hd, const float *cs, bool adjacent);
-// The angles of one position for rope_rows: cs (hd / 2 pairs).
-void rope_angles(float *cs, int pos, int hd, float base);
+// The angles of one position for rope_rows: cs (hd / 2 pairs); freq_div
+// (hd / 2, or NULL) divides pair i's frequency (Llama 3.1's rope_freqs).
+void rope_angles(float *cs, int pos, int hd, float base, const float *freq_div);
 // g (n) = SiLU(g) * u = g / (1 + exp(-g)) * u
 void swiglu_row(float *g, const float *u, int n);
 

@@ -377,7 +377,7 @@ static void qk_rope_worker(void *arg, int ith, int nth) {
             for (int h = 0; h < hp->n_head; h++) rmsnorm_row(q + h * hd, q + h * hd, rt->L->q_norm, hd, hp->ln_eps);
             for (int g = 0; g < hp->n_head_kv; g++) rmsnorm_row(k + g * hd, k + g * hd, rt->L->k_norm, hd, hp->ln_eps);
         }
-        rope_angles(cs, c->n_past + t, hd, hp->rope_base);
+        rope_angles(cs, c->n_past + t, hd, hp->rope_base, c->m->rope_freqs);
         bool adjacent = hp->rope_layout == GPT_ROPE_ADJACENT;
         rope_rows(q, hp->n_head, hd, cs, adjacent);
         rope_rows(k, hp->n_head_kv, hd, cs, adjacent);

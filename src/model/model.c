@@ -321,8 +321,14 @@ int model_build(gpt_model **out, gguf_ctx *g, const char *path, char *err) {
         (learned && get_matrix(&b, "position_embd.weight", hp->n_ctx, C, true, &m->position_embd)) ||
         build_layers(&b) || get_vector(&b, "output_norm.weight", C, true, &m->lnf_w) ||
         (hp->norm == GPT_NORM_LAYER && get_vector(&b, "output_norm.bias", C, false, &m->lnf_b)) ||
-        get_matrix(&b, "output.weight", V, C, false, &m->output))
+        get_matrix(&b, "output.weight", V, C, false, &m->output) ||
+        (hp->pos == GPT_POS_ROPE && get_vector(&b, "rope_freqs.weight", hp->head_dim / 2, false, &m->rope_freqs)))
         goto fail;
+    for (int i = 0; m->rope_freqs && i < hp->head_dim / 2; i++)
+        if (!(m->rope_freqs[i] > 0 && m->rope_freqs[i] < 1e30f)) {
+            gpt_fail(err, "%s: rope_freqs.weight[%d] = %g is not a positive finite divisor", path, i, m->rope_freqs[i]);
+            goto fail;
+        }
     if (learned && m->position_embd.type != GGML_TYPE_F32 && m->position_embd.type != GGML_TYPE_F16) {
         gpt_fail(err, "%s: tensor 'position_embd.weight' must be F32 or F16", path);
         goto fail;

@@ -48,6 +48,7 @@ struct gpt_model {
     gpt_layer *layers;              // [L]
     const float *lnf_w, *lnf_b;     // (C), (C) or NULL
     gpt_matrix output;              // (V, C): output.weight, or token_embd when tied
+    const float *rope_freqs;        // (hd / 2) divisors of the rotary frequencies (Llama 3.1), or NULL
     bool tied;
     uint64_t n_params;              // parameters, counting a tied head once
     uint64_t weight_bytes;          // bytes of all tensors the forward pass reads
