@@ -124,15 +124,18 @@ for shape, version in CASES:
 # Hugging Face directories: llama (Q/K rows permuted to adjacent pairs on the way in; with
 # Llama 3.1's rope_scaling, which becomes rope_freqs.weight),
 # mistral, qwen2 (q/k/v biases, base 1e6), qwen3 (per-head q/k RMSNorm; head_dim unlike
-# C / NH in "headdim"), F32 and BF16, and their `gpt convert` GGUF.
-HF_CASES = [("llama", "gqa", "f32"), ("llama", "untied", "bf16"), ("llama", "rope_scaled", "f32"), ("mistral", "gqa", "f32"), ("qwen2", "gqa", "f32"),
-            ("qwen2", "untied", "bf16"), ("qwen3", "tiny", "f32"), ("qwen3", "headdim", "bf16")]
-for arch, shape, dt in HF_CASES:
-    d = os.path.join(WORK, "hf-%s-%s-%s" % (arch, shape, dt))
-    res = lr.make(arch, shape, 11, dt, d)
+# C / NH in "headdim"), F32, F16 and BF16, single files and shards (model.safetensors.index.json),
+# and their `gpt convert` GGUF.
+HF_CASES = [("llama", "gqa", "f32", 1), ("llama", "untied", "bf16", 2), ("llama", "rope_scaled", "f32", 1),
+            ("mistral", "gqa", "f32", 1), ("qwen2", "gqa", "f16", 3), ("qwen2", "untied", "bf16", 1),
+            ("qwen3", "tiny", "f32", 1), ("qwen3", "headdim", "bf16", 2)]
+for arch, shape, dt, shards in HF_CASES:
+    d = os.path.join(WORK, "hf-%s-%s-%s-%d" % (arch, shape, dt, shards))
+    res = lr.make(arch, shape, 11, dt, d, shards=shards)
     s = lr.resolve_shape(shape, arch)
     write_hf_tokenizer(d, s["vocab"])
-    label = "HF %s %s %s (heads %d, kv %d, hd %d)" % (arch, shape, dt, s["n_head"], s["n_head_kv"], s["head_dim"])
+    label = "HF %s %s %s%s (heads %d, kv %d, hd %d)" % (arch, shape, dt, " in %d shards" % shards if shards > 1 else "",
+                                                     s["n_head"], s["n_head_kv"], s["head_dim"])
     got, why = gpt_logits(d, res["ids"], os.path.join(d, "gpt.f32"))
     if got is None:
         print("  " + why)

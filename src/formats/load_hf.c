@@ -774,12 +774,79 @@ static int read_llama_config(hf_llama *c, const cJSON *root, const char *path, c
 // One HF tensor into g under name, F32; rows permuted from halves to
 // adjacent pairs per head of hd when permute (row 2j + t of a head is HF's
 // row t hd/2 + j).
-static int add_llama_tensor(gguf_ctx *g, safetensors *st, const char *hf, const char *name, uint32_t n_dims,
+// The model's safetensors files: model.safetensors, or the shards that
+// model.safetensors.index.json's weight_map names.
+typedef struct {
+    safetensors *st;
+    size_t n;
+} st_shards;
+
+static void shards_free(st_shards *s) {
+    for (size_t i = 0; i < s->n; i++) st_free(&s->st[i]);
+    free(s->st);
+    s->st = NULL;
+    s->n = 0;
+}
+
+static int shards_open(st_shards *s, const char *dir, char paths[][4096], size_t max, char *err) {
+    char path[4096];
+    memset(s, 0, sizeof *s);
+    if (join_path(path, sizeof path, dir, "model.safetensors", err)) return -1;
+    size_t n = 0;
+    if (file_exists(path)) {
+        snprintf(paths[n++], 4096, "%s", path);
+    } else {
+        if (join_path(path, sizeof path, dir, "model.safetensors.index.json", err)) return -1;
+        if (!file_exists(path)) return gpt_fail(err, "%s: no model.safetensors or model.safetensors.index.json", dir);
+        cJSON *root = parse_json_file(path, err);
+        if (!root) return -1;
+        const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map"), *j;
+        if (!cJSON_IsObject(map)) {
+            cJSON_Delete(root);
+            return gpt_fail(err, "%s: no weight_map object", path);
+        }
+        cJSON_ArrayForEach(j, map) {
+            const char *f = cJSON_GetStringValue(j);
+            if (!f || !*f || strchr(f, '/') || !strcmp(f, "..")) {
+                cJSON_Delete(root);
+                return gpt_fail(err, "%s: weight_map['%.80s'] is not a file name in the directory", path, j->string);
+            }
+            char full[4096];
+            if (join_path(full, sizeof full, dir, f, err)) {
+                cJSON_Delete(root);
+                return -1;
+            }
+            bool seen = false;
+            for (size_t i = 0; i < n && !seen; i++) seen = !strcmp(paths[i], full);
+            if (seen) continue;
+            if (n == max) {
+                cJSON_Delete(root);
+                return gpt_fail(err, "%s: more than %zu shards", path, max);
+            }
+            snprintf(paths[n++], 4096, "%s", full);
+        }
+        cJSON_Delete(root);
+        if (!n) return gpt_fail(err, "%s: weight_map is empty", path);
+    }
+    s->st = calloc(n, sizeof *s->st);
+    if (!s->st) return gpt_fail(err, "out of memory");
+    for (size_t i = 0; i < n; i++, s->n++)
+        if (st_open(&s->st[i], paths[i], err)) {
+            s->n++;
+            return -1;
+        }
+    return 0;
+}
+
+static int add_llama_tensor(gguf_ctx *g, st_shards *sh, const char *hf, const char *name, uint32_t n_dims,
                             uint64_t rows, uint64_t cols, uint32_t hd, bool permute, char *err) {
     weight_spec w = {.n_dims = n_dims, .shape = {rows, cols}};
     snprintf(w.hf, sizeof w.hf, "%s", hf);
     snprintf(w.gguf, sizeof w.gguf, "%s", name);
     if (n_dims == 1) w.shape[0] = rows, w.shape[1] = 0;
+    safetensors *st = &sh->st[0];
+    for (size_t i = 0; i < sh->n; i++)
+        if (st_find(&sh->st[i], hf)) st = &sh->st[i];
     st_entry *e;
     if (st_lookup(st, &w, &e, err) || add_weight(g, st, &w, e, err)) return -1;
     e->used = true;
@@ -822,7 +889,7 @@ static int add_rope_freqs(gguf_ctx *g, const hf_llama *c, char *err) {
     return 0;
 }
 
-static int add_llama_tensors(gguf_ctx *g, safetensors *st, const hf_llama *c, char *err) {
+static int add_llama_tensors(gguf_ctx *g, st_shards *st, const hf_llama *c, char *err) {
     uint64_t C = c->C, F = c->F, A = (uint64_t)c->NH * c->hd, KV = (uint64_t)c->NKV * c->hd;
     if (add_llama_tensor(g, st, "model.embed_tokens.weight", "token_embd.weight", 2, c->V, C, 0, false, err) ||
         add_llama_tensor(g, st, "model.norm.weight", "output_norm.weight", 1, C, 0, 0, false, err))
@@ -857,9 +924,12 @@ static int add_llama_tensors(gguf_ctx *g, safetensors *st, const hf_llama *c, ch
     }
     if (!c->tied && add_llama_tensor(g, st, "lm_head.weight", "output.weight", 2, c->V, C, 0, false, err)) return -1;
     if (c->rope_llama3 && add_rope_freqs(g, c, err)) return -1;
-    for (size_t i = 0; i < st->n; i++)
-        if (!st->e[i].used && !(c->tied && !strcmp(st->e[i].name, "lm_head.weight")))
-            return gpt_fail(err, "%s: unexpected tensor '%s' for a %s model", st->path, st->e[i].name, c->arch);
+    for (size_t k = 0; k < st->n; k++)
+        for (size_t i = 0; i < st->st[k].n; i++) {
+            const st_entry *e = &st->st[k].e[i];
+            if (!e->used && !(c->tied && !strcmp(e->name, "lm_head.weight")))
+                return gpt_fail(err, "%s: unexpected tensor '%s' for a %s model", st->st[k].path, e->name, c->arch);
+        }
     return 0;
 }
 
@@ -892,7 +962,8 @@ static void set_llama_hparams(gguf_ctx *g, const hf_llama *c, const char *name) 
 static int load_hf_llama(gguf_ctx **out, const char *dir, const cJSON *cfg_root, const char *cfg_path, char *err) {
     hf_llama c;
     char path[4096], name[256];
-    safetensors st = {0};
+    static _Thread_local char shard_paths[64][4096];
+    st_shards st = {0};
     if (read_llama_config(&c, cfg_root, cfg_path, err)) return -1;
     gguf_ctx *g = gguf_new();
     if (!g) return gpt_fail(err, "out of memory");
@@ -910,14 +981,12 @@ static int load_hf_llama(gguf_ctx **out, const char *dir, const cJSON *cfg_root,
                  (unsigned long long)(toks ? toks->v.arr.n : 0));
         goto fail;
     }
-    if (join_path(path, sizeof path, dir, "model.safetensors", err) || st_open(&st, path, err) ||
-        add_llama_tensors(g, &st, &c, err))
-        goto fail;
-    st_free(&st);
+    if (shards_open(&st, dir, shard_paths, 64, err) || add_llama_tensors(g, &st, &c, err)) goto fail;
+    shards_free(&st);
     *out = g;
     return 0;
 fail:
-    st_free(&st);
+    shards_free(&st);
     gguf_free(g);
     return -1;
 }
@@ -929,16 +998,19 @@ int load_hf_dir(gguf_ctx **out, const char *dir, char *err) {
     hf_vocab vocab = {0};
     safetensors st = {0};
     gguf_ctx *g = NULL;
-    if (check_dir(dir, err)) return -1;
+    // the Llama family first: its directories may be sharded, which GPT-2's path refuses
     if (join_path(path, sizeof path, dir, "config.json", err)) return -1;
-    cJSON *root = parse_json_file(path, err);
-    if (!root) return -1;
-    if (cJSON_IsObject(root) && llama_family(root)) {
-        int rc = load_hf_llama(out, dir, root, path, err);
+    if (file_exists(path)) {
+        cJSON *root = parse_json_file(path, err);
+        if (!root) return -1;
+        if (cJSON_IsObject(root) && llama_family(root)) {
+            int rc = load_hf_llama(out, dir, root, path, err);
+            cJSON_Delete(root);
+            return rc;
+        }
         cJSON_Delete(root);
-        return rc;
     }
-    cJSON_Delete(root);
+    if (check_dir(dir, err)) return -1;
     if (read_config(&cfg, path, err)) return -1;
     if (read_vocab(&vocab, dir, err) || read_merges(&vocab, dir, err) || check_vocab_size(&cfg, &vocab, dir, err) ||
         check_tokenizer(&vocab, dir, err))
