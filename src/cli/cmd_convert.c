@@ -10,10 +10,13 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: gpt convert SRC OUT.gguf [--type f32|f16|q8_0|q4_0] [--keep-output f32|f16|q8_0] [--no-output]\n"
+            "usage: gpt convert SRC OUT.gguf [-z TOKENIZER.bin] [--type f32|f16|q8_0|q4_0] [--keep-output f32|f16|q8_0]\n"
+            "                   [--no-output]\n"
             "\n"
-            "SRC is a GGUF file, a Hugging Face GPT-2 directory (config.json, model.safetensors,\n"
-            "vocab.json, merges.txt) or an llm.c checkpoint (gpt2_124M.bin, gpt2_tokenizer.bin beside it).\n"
+            "SRC is a GGUF file, a Hugging Face directory (GPT-2: config.json, model.safetensors, vocab.json,\n"
+            "merges.txt; Llama, Mistral, Qwen2, Qwen3: config.json, model.safetensors or its shards,\n"
+            "tokenizer.json), a llama2.c checkpoint (its tokenizer.bin beside it, or -z PATH) or an llm.c\n"
+            "checkpoint (gpt2_124M.bin, gpt2_tokenizer.bin beside it).\n"
             "  --type T          type of the weight matrices (default f32); norms, biases and\n"
             "                    position embeddings stay F32\n"
             "  --keep-output T   type of the embedding/output matrix (default: --type)\n"

@@ -30,7 +30,8 @@ static void usage(FILE *f) {
             "  -m, --model PATH        model to run (required)\n"
             "  -z, --tokenizer-bin PATH  the tokenizer of a llama2.c (or llm.c) checkpoint\n"
             "                          (default: tokenizer.bin, gpt2_tokenizer.bin beside it)\n"
-            "  -p, --prompt TEXT       prompt (default: empty, generation starts from <|endoftext|>)\n"
+            "  -p, --prompt TEXT       prompt (default: empty; generation starts from the model's BOS,\n"
+            "                          or <|endoftext|> for GPT-2)\n"
             "  -f, --file PATH         read the prompt from a file\n"
             "  -n, --n-predict N       tokens to generate (default 128; -1 = until the context is full)\n"
             "  -c, --ctx-size N        context length (default: the model's)\n"
@@ -289,7 +290,9 @@ int cmd_generate(int argc, char **argv) {
         }
         ids[n_ids++] = next;
         size_t len;
-        const uint8_t *b = tokenizer_piece(m->tok, next, a.special, false, &len);
+        // with an empty prompt the first piece starts the text: SentencePiece's
+        // prefix space is dropped there, as run.c and llama.cpp drop it after BOS
+        const uint8_t *b = tokenizer_piece(m->tok, next, a.special, prompt_len == 0 && n_gen == 1, &len);
         while (len > 0 && !pipe_closed) {
             size_t chunk = len < sizeof buf - 4 ? len : sizeof buf - 4;
             size_t w = utf8_stream_push(&us, b, chunk, buf);
