@@ -20,6 +20,26 @@ void loader_set_hparams(gguf_ctx *g, const loader_hparams *hp) {
     gguf_set_str(g, "gpt.gelu", hp->gelu_erf ? "erf" : "tanh");
 }
 
+void loader_set_llama_hparams(gguf_ctx *g, const loader_llama_hparams *hp) {
+    char k[96];
+    gguf_set_str(g, "general.architecture", hp->arch);
+    gguf_set_str(g, "general.name", hp->name);
+    gguf_set_uint32(g, "general.file_type", GGUF_FILE_ALL_F32);
+    const char *keys[9] = {"context_length",       "embedding_length",       "block_count",
+                           "feed_forward_length",  "attention.head_count",   "attention.head_count_kv",
+                           "attention.key_length", "attention.value_length", "rope.dimension_count"};
+    uint32_t v[9] = {hp->n_ctx,    hp->n_embd,     hp->n_layer,    hp->n_ff,    hp->n_head,
+                     hp->n_head_kv, hp->head_dim, hp->head_dim, hp->head_dim};
+    for (int i = 0; i < 9; i++) {
+        snprintf(k, sizeof k, "%s.%s", hp->arch, keys[i]);
+        gguf_set_uint32(g, k, v[i]);
+    }
+    snprintf(k, sizeof k, "%s.rope.freq_base", hp->arch);
+    gguf_set_float32(g, k, hp->rope_base);
+    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", hp->arch);
+    gguf_set_float32(g, k, hp->rms_eps);
+}
+
 void loader_set_tokenizer(gguf_ctx *g, const gguf_str *tokens, const int32_t *types, uint64_t n_vocab,
                           const gguf_str *merges, uint64_t n_merges, int64_t bos, int64_t eos) {
     gguf_set_str(g, "tokenizer.ggml.model", "gpt2");

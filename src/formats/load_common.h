@@ -21,6 +21,17 @@ typedef struct {
 // general.*, gpt2.* and gpt.gelu (all weights F32: general.file_type 0).
 void loader_set_hparams(gguf_ctx *g, const loader_hparams *hp);
 
+// Hyperparameters of a rotary, RMSNorm model (llama, qwen2, qwen3) as
+// llama.cpp's ARCH.* keys hold them.
+typedef struct {
+    const char *arch, *name;  // general.architecture, general.name
+    uint32_t n_ctx, n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim;
+    float rope_base, rms_eps;
+} loader_llama_hparams;
+
+// general.* and ARCH.* (all weights F32: general.file_type 0).
+void loader_set_llama_hparams(gguf_ctx *g, const loader_llama_hparams *hp);
+
 // tokenizer.ggml.*: tokens in GPT-2's byte-to-unicode alphabet, types
 // (1 normal, 3 control), merges "LEFT RIGHT" in rank order; bos/eos < 0 are
 // left out.

@@ -934,29 +934,9 @@ static int add_llama_tensors(gguf_ctx *g, st_shards *st, const hf_llama *c, char
 }
 
 static void set_llama_hparams(gguf_ctx *g, const hf_llama *c, const char *name) {
-    char k[96];
-    gguf_set_str(g, "general.architecture", c->arch);
-    gguf_set_str(g, "general.name", name);
-    gguf_set_uint32(g, "general.file_type", 0);
-#define U(key, v)                                     \
-    do {                                              \
-        snprintf(k, sizeof k, "%s.%s", c->arch, key); \
-        gguf_set_uint32(g, k, v);                     \
-    } while (0)
-    U("context_length", c->P);
-    U("embedding_length", c->C);
-    U("block_count", c->L);
-    U("feed_forward_length", c->F);
-    U("attention.head_count", c->NH);
-    U("attention.head_count_kv", c->NKV);
-    U("attention.key_length", c->hd);
-    U("attention.value_length", c->hd);
-    U("rope.dimension_count", c->hd);
-#undef U
-    snprintf(k, sizeof k, "%s.rope.freq_base", c->arch);
-    gguf_set_float32(g, k, (float)c->theta);
-    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", c->arch);
-    gguf_set_float32(g, k, (float)c->eps);
+    loader_llama_hparams hp = {c->arch, name, c->P, c->C, c->F, c->L, c->NH, c->NKV, c->hd, (float)c->theta,
+                               (float)c->eps};
+    loader_set_llama_hparams(g, &hp);
 }
 
 static int load_hf_llama(gguf_ctx **out, const char *dir, const cJSON *cfg_root, const char *cfg_path, char *err) {

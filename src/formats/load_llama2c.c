@@ -232,18 +232,10 @@ static int add_tensors(gguf_ctx *g, const l2c_header *h, const uint8_t *data, ch
 }
 
 static void set_hparams(gguf_ctx *g, const l2c_header *h, const char *name) {
-    gguf_set_str(g, "general.architecture", "llama");
-    gguf_set_str(g, "general.name", name);
-    gguf_set_uint32(g, "general.file_type", 0);
-    gguf_set_uint32(g, "llama.context_length", (uint32_t)h->P);
-    gguf_set_uint32(g, "llama.embedding_length", (uint32_t)h->C);
-    gguf_set_uint32(g, "llama.block_count", (uint32_t)h->L);
-    gguf_set_uint32(g, "llama.feed_forward_length", (uint32_t)h->F);
-    gguf_set_uint32(g, "llama.attention.head_count", (uint32_t)h->NH);
-    gguf_set_uint32(g, "llama.attention.head_count_kv", (uint32_t)h->NKV);
-    gguf_set_uint32(g, "llama.rope.dimension_count", (uint32_t)h->hd);
-    gguf_set_float32(g, "llama.rope.freq_base", 10000.0f);             // run.c's fixed base
-    gguf_set_float32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);  // and epsilon
+    // run.c's fixed rotary base and epsilon
+    loader_llama_hparams hp = {"llama", name, (uint32_t)h->P, (uint32_t)h->C, (uint32_t)h->F, (uint32_t)h->L,
+                               (uint32_t)h->NH, (uint32_t)h->NKV, (uint32_t)h->hd, 10000.0f, 1e-5f};
+    loader_set_llama_hparams(g, &hp);
 }
 
 int load_llama2c(gguf_ctx **out, const char *bin_path, const char *tokenizer_path, char *err) {

@@ -60,7 +60,7 @@ struct gpt_context {
     float *ffn_up;             // (B, F) SwiGLU's up projection (NULL otherwise)
     float *rope_cs;            // (B, hd) cos, sin pairs of each token's position
     float *scores;             // (n_threads, QB, n_ctx) attention weights per thread
-    void *xq;                  // (B, max(C, F) / 32) Q8_0 blocks: activations for quantized weights
+    void *xq;                  // (B, max(C, F, A) / 32) Q8_0 blocks: activations for quantized weights
     pool_range *ranges;        // (n_threads) each thread's rows of a decode product
     float *logits;             // (logits_cap, V)
     int logits_cap;
@@ -364,7 +364,7 @@ typedef struct {
 } rows_task;
 
 // Rotary models: each token's q and k heads normalised (qwen3) and rotated
-// to its position; the threads take shares of the tokens.
+// by its position's angles (rope_prepare); the threads take shares of the tokens.
 static void qk_rope_worker(void *arg, int ith, int nth) {
     const rows_task *rt = arg;
     gpt_context *c = rt->c;
@@ -377,7 +377,6 @@ static void qk_rope_worker(void *arg, int ith, int nth) {
             for (int h = 0; h < hp->n_head; h++) rmsnorm_row(q + h * hd, q + h * hd, rt->L->q_norm, hd, hp->ln_eps);
             for (int g = 0; g < hp->n_head_kv; g++) rmsnorm_row(k + g * hd, k + g * hd, rt->L->k_norm, hd, hp->ln_eps);
         }
-        rope_angles(cs, c->n_past + t, hd, hp->rope_base, c->m->rope_freqs);
         bool adjacent = hp->rope_layout == GPT_ROPE_ADJACENT;
         rope_rows(q, hp->n_head, hd, cs, adjacent);
         rope_rows(k, hp->n_head_kv, hd, cs, adjacent);
@@ -391,6 +390,14 @@ static void swiglu_worker(void *arg, int ith, int nth) {
     int t0, t1, F = c->m->hp.n_ff;
     pool_split(rt->T, ith, nth, 1, &t0, &t1);
     for (int t = t0; t < t1; t++) swiglu_row(c->ffn + (size_t)t * F, c->ffn_up + (size_t)t * F, F);
+}
+
+// Each token's rotary angles, once per batch: they depend on its position
+// only, and every layer rotates by the same ones.
+static void rope_prepare(gpt_context *c, int T) {
+    const gpt_hparams *hp = &c->m->hp;
+    for (int t = 0; t < T; t++)
+        rope_angles(c->rope_cs + (size_t)t * c->hd, c->n_past + t, c->hd, hp->rope_base, c->m->rope_freqs);
 }
 
 static void run_rows(gpt_context *c, void (*fn)(void *, int, int), rows_task *rt) {
@@ -610,6 +617,7 @@ const float *gpt_eval(gpt_context *c, const int32_t *ids, int n, bool all_logits
     for (int done = 0; done < n;) {
         int T = n - done < c->batch ? n - done : c->batch;
         embed(c, ids + done, T);
+        if (hp->pos == GPT_POS_ROPE) rope_prepare(c, T);
         for (int l = 0; l < hp->n_layer; l++) block_forward(c, l, T);
         if (all_logits) lm_head(c, 0, T, done);
         else if (done + T == n) lm_head(c, T - 1, T, 0);

@@ -44,14 +44,18 @@ typedef struct {
     uint64_t mask;
 } vocab_index;
 
-static int32_t vocab_find(const vocab_index *v, const char *s, size_t len) {
-    uint64_t hash = piece_hash((const uint8_t *)s, len);
+// The id of the token whose text is s (len bytes, hash = piece_hash of it), or -1.
+static int32_t vocab_find_hashed(const vocab_index *v, const char *s, size_t len, uint64_t hash) {
     uint32_t tag = (uint32_t)(hash >> 32);
     for (uint64_t h = hash & v->mask;; h = (h + 1) & v->mask) {
         const vocab_slot *e = &v->slot[h];
         if (!e->ptr) return -1;
         if (e->tag == tag && e->len == len && memcmp(e->ptr, s, len) == 0) return e->id;
     }
+}
+
+static int32_t vocab_find(const vocab_index *v, const char *s, size_t len) {
+    return vocab_find_hashed(v, s, len, piece_hash((const uint8_t *)s, len));
 }
 
 // Add id; returns the id already there with the same text, or -1.
@@ -260,15 +264,6 @@ static bool split_merge(gguf_str m, char *buf, merge_parts *p) {
     *p = (merge_parts){m.ptr, sp + 1, nl, nr, piece_hash((const uint8_t *)m.ptr, nl),
                        piece_hash((const uint8_t *)sp + 1, nr), piece_hash((const uint8_t *)buf, nl + nr)};
     return true;
-}
-
-static int32_t vocab_find_hashed(const vocab_index *v, const char *s, size_t len, uint64_t hash) {
-    uint32_t tag = (uint32_t)(hash >> 32);
-    for (uint64_t h = hash & v->mask;; h = (h + 1) & v->mask) {
-        const vocab_slot *e = &v->slot[h];
-        if (!e->ptr) return -1;
-        if (e->tag == tag && e->len == len && memcmp(e->ptr, s, len) == 0) return e->id;
-    }
 }
 
 #define MERGE_AHEAD 16  // merges taken apart (and their slots prefetched) ahead of the lookups
