@@ -808,8 +808,9 @@ static int shards_open(st_shards *s, const char *dir, char paths[][4096], size_t
         cJSON_ArrayForEach(j, map) {
             const char *f = cJSON_GetStringValue(j);
             if (!f || !*f || strchr(f, '/') || !strcmp(f, "..")) {
-                cJSON_Delete(root);
-                return gpt_fail(err, "%s: weight_map['%.80s'] is not a file name in the directory", path, j->string);
+                gpt_fail(err, "%s: weight_map['%.80s'] is not a file name in the directory", path, j->string);
+                cJSON_Delete(root);  // after the message, which quotes its key
+                return -1;
             }
             char full[4096];
             if (join_path(full, sizeof full, dir, f, err)) {
