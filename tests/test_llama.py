@@ -149,5 +149,18 @@ for arch, shape, dt, shards in HF_CASES:
             print("  " + why)
         compare("GGUF of " + label, got, res["logits"], 1e-4)
 
+# A shard index that names a file outside the directory: one clear line, exit status 1.
+d = os.path.join(WORK, "hf-qwen2-gqa-f16-3")
+bad = os.path.join(WORK, "hf-bad-index")
+os.makedirs(bad, exist_ok=True)
+for f in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+    with open(os.path.join(d, f), "rb") as src, open(os.path.join(bad, f), "wb") as dst:
+        dst.write(src.read())
+with open(os.path.join(bad, "model.safetensors.index.json"), "w") as f:
+    json.dump({"weight_map": {"model.norm.weight": "../model.safetensors"}}, f)
+r = subprocess.run([GPT, "logits", "-m", bad, "--ids", "1"], capture_output=True, text=True)
+check(r.returncode == 1 and "weight_map['model.norm.weight'] is not a file name in the directory" in r.stderr
+      and r.stderr.count("\n") == 1, "a shard outside the directory: %r" % r.stderr.strip()[-200:])
+
 print("%d failure(s)" % failures)
 sys.exit(1 if failures else 0)
